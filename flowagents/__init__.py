@@ -1,0 +1,100 @@
+"""flowagents: multi-agent LLM conversations as compiled directed graphs.
+
+General layout (one package per concern; the public names are re-exported here):
+
+- ``errors``, ``messages``, ``events``: the error tree, chat messages and the typed events
+  every run emits.
+- ``models``: the model-client protocol, the OpenAI-compatible client, a scripted model.
+- ``agents``: ConversableAgent, AssistantAgent, UserProxyAgent, GroupChat (the familiar API).
+- ``graph``: conversation specs (YAML or builder), the compiler and its checks.
+- ``runtime``: the one engine that runs compiled graphs (static, dynamic, parallel, nested).
+- ``execution``: code blocks and executors (bubblewrap sandbox, local subprocess).
+- ``tools``: Python functions as model tools, validated with pydantic.
+- ``testing``: what users need to test their graphs (scripted model, loopback server).
+- ``cli``: the ``flowagents`` command.
+"""
+
+from flowagents.agents import (
+    Agent,
+    AssistantAgent,
+    ChatResult,
+    ConsoleInput,
+    ConversableAgent,
+    GroupChat,
+    GroupChatManager,
+    ScriptedInput,
+    UserProxyAgent,
+)
+from flowagents.errors import (
+    ConfigError,
+    FlowAgentsError,
+    GraphCompileError,
+    GraphLoadError,
+    ModelError,
+    RunError,
+    SpecError,
+    StoreError,
+)
+from flowagents.events import EVENT_ADAPTER, Event
+from flowagents.graph import (
+    CompiledGraph,
+    GraphBuilder,
+    GraphSpec,
+    check_graph,
+    compile_graph,
+    graph_from_transitions,
+    load_graph_spec,
+)
+from flowagents.messages import Message, ToolCall, ToolResponse
+from flowagents.models import (
+    LLMConfig,
+    ModelClient,
+    ModelRequest,
+    ModelResponse,
+    OpenAIChatModel,
+    ScriptedModel,
+)
+from flowagents.runtime import RunResult, Runner
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EVENT_ADAPTER",
+    "Agent",
+    "AssistantAgent",
+    "ChatResult",
+    "CompiledGraph",
+    "ConfigError",
+    "ConsoleInput",
+    "ConversableAgent",
+    "Event",
+    "FlowAgentsError",
+    "GraphBuilder",
+    "GraphCompileError",
+    "GraphLoadError",
+    "GraphSpec",
+    "GroupChat",
+    "GroupChatManager",
+    "LLMConfig",
+    "Message",
+    "ModelClient",
+    "ModelError",
+    "ModelRequest",
+    "ModelResponse",
+    "OpenAIChatModel",
+    "RunError",
+    "RunResult",
+    "Runner",
+    "ScriptedInput",
+    "ScriptedModel",
+    "SpecError",
+    "StoreError",
+    "ToolCall",
+    "ToolResponse",
+    "UserProxyAgent",
+    "__version__",
+    "check_graph",
+    "compile_graph",
+    "graph_from_transitions",
+    "load_graph_spec",
+]

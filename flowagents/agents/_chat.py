@@ -1,0 +1,214 @@
+"""Two-agent chats (``initiate_chat``, ``send``) and chat sequences, as graph runs.
+
+A chat between two agents is the two-node graph ``a <-> b`` on the runtime; the agents'
+own reply functions decide when it stops, as in the familiar API.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowagents.agents._builtin_replies import reply_to_message
+from flowagents.errors import ConfigError
+from flowagents.messages import Message
+from flowagents.models import ModelRequest
+from flowagents.runtime._engine import RunResult
+
+if TYPE_CHECKING:
+    from flowagents.agents._conversable import ConversableAgent
+    from flowagents.graph import CompiledGraph
+
+DEFAULT_SUMMARY_PROMPT = (
+    "Summarize the takeaway from the conversation above in a few sentences. "
+    "Start directly with the summary, without any introduction."
+)
+
+
+class ChatResult(BaseModel):
+    """What a chat produced: its history, a summary, token cost and the human input."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    chat_id: str | None = None
+    chat_history: list[dict[str, Any]] = Field(default_factory=list)
+    summary: str = ""
+    cost: dict[str, Any] = Field(default_factory=dict)
+    human_input: list[str] = Field(default_factory=list)
+    termination_reason: str = ""
+    run: RunResult | None = None
+
+
+@lru_cache(maxsize=256)
+def pair_graph(first: str, second: str) -> CompiledGraph:
+    """The compiled two-node graph ``first <-> second`` (cached: it has no live parts)."""
+    from flowagents.graph import AgentSpec, EdgeSpec, GraphSpec, TerminationSpec, compile_graph
+
+    spec = GraphSpec(
+        name=f"{first}<->{second}",
+        mode="dynamic",
+        start=second,
+        agents=[AgentSpec(name=first, type="conversable"), AgentSpec(name=second, type="conversable")],
+        edges=[
+            EdgeSpec.model_validate({"from": first, "to": second}),
+            EdgeSpec.model_validate({"from": second, "to": first}),
+        ],
+        termination=TerminationSpec(keyword=None, agents_may_stop=True),
+    )
+    return compile_graph(spec)
+
+
+def _as_message(message: str | dict[str, Any], name: str) -> Message:
+    return reply_to_message(message, name)
+
+
+async def _summarize(
+    method: str | Callable[..., Any] | None,
+    sender: ConversableAgent,
+    recipient: ConversableAgent,
+    args: dict[str, Any],
+    transcript: list[Message],
+) -> str:
+    if method is None:
+        return ""
+    if callable(method):
+        result = method(sender, recipient, args)
+        if inspect.isawaitable(result):
+            result = await result
+        return str(result)
+    if method == "last_msg":
+        last = transcript[-1].text if transcript else ""
+        return last.replace("TERMINATE", "").strip()
+    if method == "reflection_with_llm":
+        client = sender.client or recipient.client
+        if client is None:
+            raise ConfigError(
+                "summary_method='reflection_with_llm' needs a model on the sender or recipient",
+                where=f"chat {sender.name} -> {recipient.name}",
+            )
+        from flowagents.agents._builtin_replies import to_wire
+        from flowagents.runtime._context import current_run
+
+        wire = to_wire(sender.chat_messages[recipient])
+        prompt = args.get("summary_prompt", DEFAULT_SUMMARY_PROMPT)
+        wire.append({"role": args.get("summary_role", "system"), "content": prompt})
+        response = await current_run().call_model(
+            client, ModelRequest(messages=wire), purpose="summary"
+        )
+        return response.message.text
+    raise ConfigError(
+        f"summary_method must be 'last_msg', 'reflection_with_llm', a callable or None; "
+        f"got {method!r}"
+    )
+
+
+def _runner_for(
+    sender: ConversableAgent, recipient: ConversableAgent, *, silent: bool, max_turns: int | None
+) -> Any:
+    from flowagents.runtime import Runner
+    from flowagents.runtime._console import ConsolePrinter
+
+    if sender.name == recipient.name:
+        raise ConfigError(f"an agent cannot chat with itself ({sender.name!r})")
+    return Runner(
+        pair_graph(sender.name, recipient.name),
+        agents={sender.name: sender, recipient.name: recipient},
+        sinks=() if silent else (ConsolePrinter().sink,),
+        max_turns=2 * max_turns if max_turns else None,
+    )
+
+
+async def initiate_pair_chat(
+    sender: ConversableAgent,
+    recipient: ConversableAgent,
+    *,
+    message: str | dict[str, Any] | Callable[..., Any] | None,
+    clear_history: bool,
+    silent: bool,
+    max_turns: int | None,
+    summary_method: str | Callable[..., Any] | None,
+    summary_args: dict[str, Any],
+    context: dict[str, Any],
+) -> ChatResult:
+    """Run a chat started by ``sender``; see ConversableAgent.initiate_chat."""
+    from flowagents.agents._groupchat import GroupChatManager
+
+    if isinstance(recipient, GroupChatManager):
+        return await recipient.a_run_group_chat(
+            sender, message, clear_history=clear_history, silent=silent,
+            summary_method=summary_method, summary_args=summary_args,
+        )
+    for one, other in ((sender, recipient), (recipient, sender)):
+        one.reset_consecutive_auto_reply_counter(other)
+        if clear_history:
+            one.clear_history(other)
+    if callable(message):
+        message = message(sender, recipient, context)
+    if message is None:
+        message = await sender.a_get_human_input(">")
+    assert message is not None
+    if max_turns is not None and max_turns <= 0:
+        return ChatResult(termination_reason="max_turns")
+    runner = _runner_for(sender, recipient, silent=silent, max_turns=max_turns)
+
+    async def finalize(transcript: list[Message]) -> str:
+        return await _summarize(summary_method, sender, recipient, summary_args, transcript)
+
+    result = await runner.arun(
+        _as_message(message, sender.name), sender=sender.name, finalize=finalize
+    )
+    return ChatResult.model_construct(
+        chat_id=result.run_id,
+        chat_history=sender.chat_messages[recipient],
+        summary=result.summary,
+        cost=result.cost,
+        human_input=result.human_inputs,
+        termination_reason=result.reason,
+        run=result,
+    )
+
+
+async def continue_pair_chat(
+    sender: ConversableAgent,
+    recipient: ConversableAgent,
+    message: str | dict[str, Any],
+    *,
+    request_reply: bool,
+    silent: bool,
+) -> None:
+    """``send``: deliver ``message``; with ``request_reply`` the pair talks on."""
+    as_message = _as_message(message, sender.name)
+    if not request_reply:
+        sender._append_oai_message(as_message, "assistant", recipient)
+        recipient._append_oai_message(as_message, "user", sender)
+        return
+    await _runner_for(sender, recipient, silent=silent, max_turns=None).arun(
+        as_message, sender=sender.name
+    )
+
+
+async def initiate_chat_sequence(
+    sender: ConversableAgent, chat_queue: list[dict[str, Any]]
+) -> list[ChatResult]:
+    """Run chats in order; each one's summary is carried over into the next message."""
+    results: list[ChatResult] = []
+    carryover: list[str] = []
+    for index, chat in enumerate(chat_queue):
+        options = dict(chat)
+        recipient = options.pop("recipient", None)
+        if recipient is None:
+            raise ConfigError(f"chat {index} of initiate_chats has no 'recipient'")
+        chat_sender = options.pop("sender", sender)
+        extra = options.pop("carryover", [])
+        carried = [*([extra] if isinstance(extra, str) else extra), *carryover]
+        message = options.pop("message", "")
+        if carried and isinstance(message, str):
+            message = message + "\nContext: \n" + "\n".join(carried)
+        result = await chat_sender.a_initiate_chat(recipient, message=message, **options)
+        results.append(result)
+        carryover.append(result.summary)
+    return results

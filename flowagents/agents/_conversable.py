@@ -1,0 +1,470 @@
+"""ConversableAgent: an agent that sends, receives and generates replies.
+
+The agent owns what it says (its reply functions, model, executor, tools) and what it has
+heard (``chat_messages``, one list per peer). It owns no conversation loop: every chat, from
+``initiate_chat`` to a group chat, runs on the graph runtime.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from flowagents.agents import _builtin_replies as builtin
+from flowagents.agents._sync import run_sync
+from flowagents.errors import ConfigError
+from flowagents.messages import Message
+from flowagents.models import ModelClient
+
+if TYPE_CHECKING:
+    from flowagents.agents._chat import ChatResult
+    from flowagents.execution import CodeExecutor
+    from flowagents.runtime._context import InputProvider
+    from flowagents.tools import Tool
+
+HumanInputMode: TypeAlias = Literal["ALWAYS", "TERMINATE", "NEVER"]
+ReplyValue: TypeAlias = str | dict[str, Any] | None
+ReplyFunction: TypeAlias = Callable[..., Any]
+Trigger: TypeAlias = Any
+
+DEFAULT_MAX_CONSECUTIVE_AUTO_REPLY = 100
+_HUMAN_INPUT_MODES = ("ALWAYS", "TERMINATE", "NEVER")
+
+
+class Agent:
+    """Base class of everything that can take part in a conversation."""
+
+    def __init__(self, name: str, description: str = "") -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"an agent needs a non-empty name, got {name!r}")
+        self._name = name
+        self._description = description
+
+    @property
+    def name(self) -> str:
+        """The agent's unique name in a conversation."""
+        return self._name
+
+    @property
+    def description(self) -> str:
+        """What the agent does, as shown to a speaker selector."""
+        return self._description
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self._description = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self._name!r})"
+
+
+def _default_is_termination_msg(message: dict[str, Any]) -> bool:
+    content = message.get("content")
+    return isinstance(content, str) and content.strip() == "TERMINATE"
+
+
+@dataclass(slots=True)
+class _RegisteredReply:
+    trigger: Trigger
+    function: ReplyFunction
+    is_async: bool
+    config: Any
+    reset_config: Callable[[Any], None] | None
+    is_bound_builtin: bool
+
+
+class ConversableAgent(Agent):
+    """An agent that replies with registered reply functions, a model, code or a human.
+
+    Reply functions run in order; the first that returns ``(True, reply)`` decides the reply.
+    The built-in order is: termination and human input, tool calls, code execution, model.
+    """
+
+    DEFAULT_SYSTEM_MESSAGE = "You are a helpful AI assistant."
+
+    def __init__(
+        self,
+        name: str,
+        system_message: str | list[str] | None = DEFAULT_SYSTEM_MESSAGE,
+        is_termination_msg: Callable[[dict[str, Any]], bool] | None = None,
+        max_consecutive_auto_reply: int | None = None,
+        human_input_mode: HumanInputMode = "TERMINATE",
+        function_map: dict[str, Callable[..., Any]] | None = None,
+        code_execution_config: dict[str, Any] | Literal[False] | Any = False,
+        llm_config: dict[str, Any] | Literal[False] | ModelClient | Any | None = None,
+        default_auto_reply: str | dict[str, Any] = "",
+        description: str | None = None,
+        chat_messages: dict[Agent, list[dict[str, Any]]] | None = None,
+        input_provider: InputProvider | None = None,
+    ) -> None:
+        super().__init__(name, description if description is not None else "")
+        if human_input_mode not in _HUMAN_INPUT_MODES:
+            raise ConfigError(
+                f"human_input_mode must be one of {', '.join(_HUMAN_INPUT_MODES)}, "
+                f"got {human_input_mode!r}",
+                where=f"agent {name}",
+            )
+        if isinstance(system_message, list):
+            system_message = "\n".join(system_message)
+        self._system_message = system_message or ""
+        if description is None:
+            self._description = self._system_message
+        self._is_termination_msg = is_termination_msg or _default_is_termination_msg
+        self._max_consecutive_auto_reply = (
+            DEFAULT_MAX_CONSECUTIVE_AUTO_REPLY
+            if max_consecutive_auto_reply is None
+            else max_consecutive_auto_reply
+        )
+        self._max_consecutive_auto_reply_dict: defaultdict[Any, int] = defaultdict(
+            self.max_consecutive_auto_reply
+        )
+        self._consecutive_auto_reply_counter: defaultdict[Any, int] = defaultdict(int)
+        self.human_input_mode: HumanInputMode = human_input_mode
+        self.input_provider = input_provider
+        self._default_auto_reply = default_auto_reply
+        self._oai_messages: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
+        if chat_messages:
+            self._oai_messages.update(chat_messages)
+        self._reply_func_list: list[_RegisteredReply] = []
+        self._function_map: dict[str, Callable[..., Any]] = dict(function_map or {})
+        self._tools_for_llm: dict[str, Tool] = {}
+        self.llm_config = llm_config
+        self.client: ModelClient | None = self._make_client(llm_config)
+        self._code_execution_config = code_execution_config
+        self._code_executor: CodeExecutor | None = None
+        self.stop_reason: str | None = None
+
+        self.register_reply([Agent, None], builtin.generate_oai_reply)
+        if code_execution_config is not False:
+            self.register_reply([Agent, None], builtin.generate_code_execution_reply)
+        self.register_reply([Agent, None], builtin.generate_tool_calls_reply)
+        self.register_reply([Agent, None], builtin.check_termination_and_human_reply)
+
+    # -- configuration -------------------------------------------------------------------
+
+    @staticmethod
+    def _make_client(llm_config: Any) -> ModelClient | None:
+        if llm_config is False or llm_config is None:
+            return None
+        from flowagents.models import model_from_llm_config
+
+        return model_from_llm_config(llm_config)
+
+    @property
+    def system_message(self) -> str:
+        """The system message sent before every model request."""
+        return self._system_message
+
+    def update_system_message(self, system_message: str) -> None:
+        """Replace the system message."""
+        self._system_message = system_message
+
+    def max_consecutive_auto_reply(self, sender: Agent | None = None) -> int:
+        """How many auto-replies in a row are allowed (to ``sender``, when given)."""
+        if sender is None:
+            return self._max_consecutive_auto_reply
+        return self._max_consecutive_auto_reply_dict[sender]
+
+    def update_max_consecutive_auto_reply(self, value: int, sender: Agent | None = None) -> None:
+        """Change the auto-reply limit, for everyone or for one sender."""
+        if sender is None:
+            self._max_consecutive_auto_reply = value
+            for key in self._max_consecutive_auto_reply_dict:
+                self._max_consecutive_auto_reply_dict[key] = value
+        else:
+            self._max_consecutive_auto_reply_dict[sender] = value
+
+    @property
+    def code_executor(self) -> CodeExecutor | None:
+        """The executor for code blocks (built lazily from code_execution_config)."""
+        if self._code_execution_config is False:
+            return None
+        if self._code_executor is None:
+            from flowagents.execution import executor_from_config
+
+            self._code_executor = executor_from_config(self._code_execution_config)
+        return self._code_executor
+
+    @property
+    def function_map(self) -> dict[str, Callable[..., Any]]:
+        """Functions this agent executes when a message asks for them by name."""
+        return self._function_map
+
+    def register_function(self, function_map: dict[str, Callable[..., Any] | None]) -> None:
+        """Add (or, with None, remove) functions this agent can execute."""
+        for name, function in function_map.items():
+            if function is None:
+                self._function_map.pop(name, None)
+            else:
+                self._function_map[name] = function
+
+    @property
+    def tools(self) -> list[Tool]:
+        """Tools offered to this agent's model."""
+        return list(self._tools_for_llm.values())
+
+    # -- reply functions -----------------------------------------------------------------
+
+    def register_reply(
+        self,
+        trigger: Trigger,
+        reply_func: ReplyFunction,
+        position: int = 0,
+        config: Any = None,
+        reset_config: Callable[[Any], None] | None = None,
+        *,
+        ignore_async_in_sync_chat: bool = False,
+        remove_other_reply_funcs: bool = False,
+    ) -> None:
+        """Register ``reply_func(recipient, messages, sender, config) -> (final, reply)``.
+
+        ``trigger`` selects the senders it answers: an agent class, an agent, a name, a
+        callable ``(sender) -> bool``, None (no sender) or a list of those. Position 0 puts it
+        first. Async functions are awaited.
+        """
+        if not isinstance(trigger, type | str | Agent | list) and trigger is not None:
+            if not callable(trigger):
+                raise ConfigError(
+                    f"trigger must be an agent class, an agent, a name, a callable, None or a "
+                    f"list of those; got {trigger!r}",
+                    where=f"agent {self.name}",
+                )
+        if remove_other_reply_funcs:
+            self._reply_func_list.clear()
+        entry = _RegisteredReply(
+            trigger=trigger,
+            function=reply_func,
+            is_async=inspect.iscoroutinefunction(reply_func),
+            config=config,
+            reset_config=reset_config,
+            is_bound_builtin=getattr(reply_func, "__module__", "") == builtin.__name__,
+        )
+        self._reply_func_list.insert(position, entry)
+
+    def replace_reply_func(self, old_reply_func: ReplyFunction, new_reply_func: ReplyFunction) -> None:
+        """Swap one registered reply function for another, keeping its trigger and position."""
+        for entry in self._reply_func_list:
+            if entry.function is old_reply_func:
+                entry.function = new_reply_func
+                entry.is_async = inspect.iscoroutinefunction(new_reply_func)
+
+    @property
+    def reply_functions(self) -> list[ReplyFunction]:
+        """The registered reply functions, in the order they are tried."""
+        return [entry.function for entry in self._reply_func_list]
+
+    def reset_consecutive_auto_reply_counter(self, sender: Agent | None = None) -> None:
+        """Forget how many auto-replies were sent (to ``sender``, or to everyone)."""
+        if sender is None:
+            self._consecutive_auto_reply_counter.clear()
+        else:
+            self._consecutive_auto_reply_counter[sender] = 0
+
+    @staticmethod
+    def _match_trigger(trigger: Trigger, sender: Any) -> bool:
+        if trigger is None:
+            return sender is None
+        if isinstance(trigger, str):
+            return sender is not None and getattr(sender, "name", None) == trigger
+        if isinstance(trigger, type):
+            return isinstance(sender, trigger)
+        if isinstance(trigger, Agent):
+            return trigger is sender
+        if isinstance(trigger, list):
+            return any(ConversableAgent._match_trigger(t, sender) for t in trigger)
+        if callable(trigger):
+            return bool(trigger(sender))
+        return False
+
+    async def a_generate_reply(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        sender: Any = None,
+        exclude: Sequence[ReplyFunction] = (),
+    ) -> ReplyValue:
+        """Produce the reply to ``messages`` (default: what ``sender`` said to this agent)."""
+        if messages is None:
+            messages = self._oai_messages[sender] if sender is not None else []
+        for entry in self._reply_func_list:
+            function = entry.function
+            if exclude and function in exclude:
+                continue
+            if not self._match_trigger(entry.trigger, sender):
+                continue
+            if entry.is_async:
+                final, reply = await function(self, messages, sender, entry.config)
+            else:
+                final, reply = function(self, messages, sender, entry.config)
+            if final:
+                return reply  # type: ignore[no-any-return]
+        return self._default_auto_reply
+
+    def generate_reply(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        sender: Any = None,
+        exclude: Sequence[ReplyFunction] = (),
+    ) -> ReplyValue:
+        """Synchronous ``a_generate_reply`` (not from inside a running event loop)."""
+        return run_sync(self.a_generate_reply(messages, sender, exclude))
+
+    # -- messages --------------------------------------------------------------------------
+
+    @property
+    def chat_messages(self) -> dict[Any, list[dict[str, Any]]]:
+        """Everything said between this agent and each peer, in OpenAI form."""
+        return self._oai_messages
+
+    def chat_messages_for_summary(self, agent: Agent) -> list[dict[str, Any]]:
+        """The messages with ``agent`` that a summary should read."""
+        return self._oai_messages[agent]
+
+    def last_message(self, agent: Agent | None = None) -> dict[str, Any] | None:
+        """The last message exchanged with ``agent`` (or with the only peer)."""
+        if agent is None:
+            if len(self._oai_messages) == 0:
+                return None
+            if len(self._oai_messages) > 1:
+                raise ConfigError(
+                    f"{self.name} talks with several agents; name one in last_message(agent)",
+                    where=f"agent {self.name}",
+                )
+            return next(iter(self._oai_messages.values()))[-1]
+        history = self._oai_messages.get(agent)
+        return history[-1] if history else None
+
+    def clear_history(self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None) -> None:
+        """Forget the messages with ``recipient`` (or with everyone)."""
+        targets = [recipient] if recipient is not None else list(self._oai_messages)
+        for target in targets:
+            history = self._oai_messages[target]
+            if nr_messages_to_preserve:
+                del history[:-nr_messages_to_preserve]
+            else:
+                history.clear()
+
+    def _append_oai_message(self, message: Message, role: str, peer: Any) -> None:
+        self._oai_messages[peer].append(to_oai_dict(message, role))
+
+    def send(
+        self,
+        message: str | dict[str, Any],
+        recipient: ConversableAgent,
+        request_reply: bool | None = None,
+        silent: bool | None = False,
+    ) -> None:
+        """Send ``message``; with ``request_reply`` the pair talks on until one stops."""
+        run_sync(self.a_send(message, recipient, request_reply, silent))
+
+    async def a_send(
+        self,
+        message: str | dict[str, Any],
+        recipient: ConversableAgent,
+        request_reply: bool | None = None,
+        silent: bool | None = False,
+    ) -> None:
+        """Asynchronous ``send``."""
+        from flowagents.agents._chat import continue_pair_chat
+
+        await continue_pair_chat(
+            self, recipient, message, request_reply=bool(request_reply), silent=bool(silent)
+        )
+
+    # -- chats -----------------------------------------------------------------------------
+
+    def initiate_chat(
+        self,
+        recipient: ConversableAgent,
+        clear_history: bool = True,
+        silent: bool | None = False,
+        cache: Any = None,
+        max_turns: int | None = None,
+        summary_method: str | Callable[..., Any] | None = "last_msg",
+        summary_args: dict[str, Any] | None = None,
+        message: str | dict[str, Any] | Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """Start a chat with ``recipient`` by sending ``message``; run until one side stops."""
+        return run_sync(
+            self.a_initiate_chat(
+                recipient,
+                clear_history=clear_history,
+                silent=silent,
+                cache=cache,
+                max_turns=max_turns,
+                summary_method=summary_method,
+                summary_args=summary_args,
+                message=message,
+                **kwargs,
+            )
+        )
+
+    async def a_initiate_chat(
+        self,
+        recipient: ConversableAgent,
+        clear_history: bool = True,
+        silent: bool | None = False,
+        cache: Any = None,
+        max_turns: int | None = None,
+        summary_method: str | Callable[..., Any] | None = "last_msg",
+        summary_args: dict[str, Any] | None = None,
+        message: str | dict[str, Any] | Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """Asynchronous ``initiate_chat``."""
+        from flowagents.agents._chat import initiate_pair_chat
+
+        return await initiate_pair_chat(
+            self,
+            recipient,
+            message=message,
+            clear_history=clear_history,
+            silent=bool(silent),
+            max_turns=max_turns,
+            summary_method=summary_method,
+            summary_args=summary_args or {},
+            context=kwargs,
+        )
+
+    def initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+        """Run several chats in order; each summary carries over into the next message."""
+        return run_sync(self.a_initiate_chats(chat_queue))
+
+    async def a_initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+        """Asynchronous ``initiate_chats``."""
+        from flowagents.agents._chat import initiate_chat_sequence
+
+        return await initiate_chat_sequence(self, chat_queue)
+
+    # -- human input -----------------------------------------------------------------------
+
+    async def a_get_human_input(self, prompt: str) -> str:
+        """Ask the human behind this agent; recorded as events of the current run."""
+        from flowagents.runtime._context import current_run
+
+        return await current_run().get_human_input(
+            prompt, agent=self.name, provider=self.input_provider
+        )
+
+    def get_human_input(self, prompt: str) -> str:
+        """Synchronous ``a_get_human_input``."""
+        return run_sync(self.a_get_human_input(prompt))
+
+
+def to_oai_dict(message: Message, role: str) -> dict[str, Any]:
+    """The AutoGen-style dict of ``message`` as seen by one agent (``role`` from its side)."""
+    out: dict[str, Any] = {"content": message.content, "role": role}
+    if message.name is not None:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = [call.to_openai() for call in message.tool_calls]
+    if message.tool_responses:
+        out["role"] = "tool"
+        out["tool_responses"] = [
+            {"tool_call_id": r.tool_call_id, "role": "tool", "content": r.content}
+            for r in message.tool_responses
+        ]
+    return out

@@ -1,0 +1,252 @@
+"""GroupChat and GroupChatManager: a group conversation compiled to a dynamic graph.
+
+The familiar arguments map onto the graph: ``allowed_or_disallowed_speaker_transitions`` are
+its edges, ``speaker_selection_method`` its selector, ``max_round`` its turn limit and the
+manager's ``is_termination_msg`` its termination test.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from flowagents.agents._builtin_replies import reply_to_message
+from flowagents.agents._chat import ChatResult, _summarize
+from flowagents.agents._conversable import Agent, ConversableAgent
+from flowagents.errors import ConfigError
+from flowagents.messages import Message
+
+if TYPE_CHECKING:
+    from flowagents.graph import CompiledGraph
+    from flowagents.runtime import SelectionMethod
+    from flowagents.runtime._scope import Scope
+
+INTRODUCTION = (
+    "Hello everyone. We have assembled a team to answer questions and solve tasks. "
+    "In attendance are:\n\n"
+)
+
+
+@dataclass
+class GroupChat:
+    """A group of agents; who may follow whom, and how the next speaker is chosen."""
+
+    agents: list[ConversableAgent]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    max_round: int = 10
+    admin_name: str = "Admin"
+    func_call_filter: bool = True
+    speaker_selection_method: Literal["auto", "manual", "random", "round_robin"] | Callable[
+        ..., Any
+    ] = "auto"
+    max_retries_for_selecting_speaker: int = 2
+    allow_repeat_speaker: bool | list[Agent] | None = True
+    allowed_or_disallowed_speaker_transitions: dict[Any, list[Any]] | None = None
+    speaker_transitions_type: Literal["allowed", "disallowed"] | None = None
+    send_introductions: bool = False
+    select_speaker_fallback: Literal["error", "first", "round_robin"] = "round_robin"
+
+    def __post_init__(self) -> None:
+        names = [agent.name for agent in self.agents]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ConfigError(f"GroupChat agents must have unique names; repeated: {duplicates}")
+        if (
+            self.allowed_or_disallowed_speaker_transitions is not None
+            and self.speaker_transitions_type is None
+        ):
+            raise ConfigError(
+                "allowed_or_disallowed_speaker_transitions needs speaker_transitions_type "
+                "('allowed' or 'disallowed')"
+            )
+        if isinstance(self.allow_repeat_speaker, list) and self.allowed_or_disallowed_speaker_transitions:
+            raise ConfigError(
+                "give either allow_repeat_speaker as a list or speaker transitions, not both"
+            )
+
+    @property
+    def agent_names(self) -> list[str]:
+        """The members' names, in order."""
+        return [agent.name for agent in self.agents]
+
+    def agent_by_name(self, name: str) -> ConversableAgent | None:
+        """The member called ``name``."""
+        return next((agent for agent in self.agents if agent.name == name), None)
+
+    def next_agent(self, agent: Agent, agents: Sequence[Agent] | None = None) -> Agent:
+        """The member after ``agent`` in order (among ``agents`` when given)."""
+        order = self.agents
+        pool = list(agents) if agents is not None else list(order)
+        start = order.index(agent) + 1 if agent in order else 0  # type: ignore[arg-type]
+        for offset in range(len(order)):
+            candidate = order[(start + offset) % len(order)]
+            if candidate in pool:
+                return candidate
+        return pool[0]
+
+    def reset(self) -> None:
+        """Forget the messages."""
+        self.messages.clear()
+
+    def append(self, message: dict[str, Any], speaker: Agent) -> None:
+        """Add a message spoken by ``speaker``."""
+        self.messages.append({**message, "name": speaker.name})
+
+    def introductions_msg(self) -> str:
+        """The message that introduces every member to the others."""
+        roles = "\n".join(f"{agent.name}: {agent.description}".strip() for agent in self.agents)
+        return f"{INTRODUCTION}{roles}\n\nRead the above for context only; do not reply to it."
+
+    def _transitions(self) -> tuple[dict[Any, list[Any]] | None, Literal["allowed", "disallowed"]]:
+        if self.allowed_or_disallowed_speaker_transitions is not None:
+            assert self.speaker_transitions_type is not None
+            return self.allowed_or_disallowed_speaker_transitions, self.speaker_transitions_type
+        if isinstance(self.allow_repeat_speaker, list):
+            repeaters = {agent.name for agent in self.allow_repeat_speaker}
+            return {
+                agent: [other for other in self.agents if other is not agent or agent.name in repeaters]
+                for agent in self.agents
+            }, "allowed"
+        return None, "allowed"
+
+    def compile(self, *, termination_by_manager: bool = True) -> CompiledGraph:
+        """The dynamic graph of this group chat."""
+        from flowagents.graph import SelectorSpec, TerminationSpec, graph_from_transitions
+
+        transitions, kind = self._transitions()
+        return graph_from_transitions(
+            self.agents,
+            transitions,
+            kind,
+            name="groupchat",
+            allow_repeat_speaker=bool(self.allow_repeat_speaker),
+            selector=SelectorSpec(
+                fallback=self.select_speaker_fallback,
+                max_retries=self.max_retries_for_selecting_speaker,
+            ),
+            termination=TerminationSpec(keyword=None, max_turns=self.max_round),
+        )
+
+    def selection_method(self) -> SelectionMethod:
+        """The selection method as the runtime takes it (callables adapted to node names)."""
+        method = self.speaker_selection_method
+        if not callable(method):
+            return method
+
+        def choose(current: str, candidates: Sequence[str], scope: Scope) -> str | None:
+            last = self.agent_by_name(current)
+            answer = method(last, self)
+            if answer is None or isinstance(answer, str):
+                return answer
+            return str(answer.name)
+
+        return choose
+
+
+class GroupChatManager(ConversableAgent):
+    """Runs a GroupChat when a chat is started with it; its model picks speakers ("auto")."""
+
+    def __init__(
+        self,
+        groupchat: GroupChat,
+        name: str = "chat_manager",
+        max_consecutive_auto_reply: int | None = sys.maxsize,
+        human_input_mode: Literal["ALWAYS", "TERMINATE", "NEVER"] = "NEVER",
+        system_message: str | list[str] | None = "Group chat manager.",
+        silent: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            name,
+            system_message=system_message,
+            max_consecutive_auto_reply=max_consecutive_auto_reply,
+            human_input_mode=human_input_mode,
+            **kwargs,
+        )
+        self.groupchat = groupchat
+        self._silent = silent
+        self._graph: CompiledGraph | None = None
+        self.register_reply(Agent, GroupChatManager._reply_by_running_group)
+
+    @property
+    def graph(self) -> CompiledGraph:
+        """The compiled group graph (compiled once)."""
+        if self._graph is None:
+            self._graph = self.groupchat.compile()
+        return self._graph
+
+    @staticmethod
+    async def _reply_by_running_group(
+        manager: GroupChatManager, messages: list[dict[str, Any]], sender: Any, config: Any
+    ) -> tuple[bool, str | None]:
+        """As a reply function: run the group on the last message, answer with the outcome."""
+        if not messages or not isinstance(sender, ConversableAgent):
+            return False, None
+        result = await manager.a_run_group_chat(
+            sender, messages[-1], clear_history=False, silent=manager._silent
+        )
+        return True, result.summary or None
+
+    async def a_run_group_chat(
+        self,
+        sender: ConversableAgent,
+        message: Any,
+        *,
+        clear_history: bool = True,
+        silent: bool = False,
+        summary_method: str | Callable[..., Any] | None = "last_msg",
+        summary_args: dict[str, Any] | None = None,
+    ) -> ChatResult:
+        """Run the group chat with ``message`` from ``sender`` as its first message."""
+        from flowagents.runtime import Runner
+        from flowagents.runtime._console import ConsolePrinter
+
+        group = self.groupchat
+        if clear_history:
+            group.reset()
+            for agent in group.agents:
+                agent.clear_history(self)
+        for agent in group.agents:
+            agent.reset_consecutive_auto_reply_counter(self)
+        if callable(message):
+            message = message(sender, self, {})
+        if message is None:
+            message = await sender.a_get_human_input(">")
+        graph = self.graph
+        members = {agent.name: agent for agent in group.agents}
+        as_message = reply_to_message(message, sender.name)
+        preamble: list[Message] = []
+        if group.send_introductions:
+            preamble.append(Message(role="user", name=self.name, content=group.introductions_msg()))
+        runner = Runner(
+            graph,
+            agents=members,
+            hub=self,
+            selection=group.selection_method(),
+            selector_client=self.client,
+            sinks=() if (silent or self._silent) else (ConsolePrinter().sink,),
+            is_termination_msg=self._is_termination_msg,
+            observers=[group.messages],
+        )
+
+        async def finalize(transcript: list[Message]) -> str:
+            return await _summarize(summary_method, sender, self, summary_args or {}, transcript)
+
+        in_group = sender.name in members
+        result = await runner.arun(
+            as_message if in_group else as_message.model_copy(update={"role": "user"}),
+            sender=sender.name if in_group else None,
+            preamble=preamble,
+            finalize=finalize,
+        )
+        return ChatResult.model_construct(
+            chat_id=result.run_id,
+            chat_history=list(group.messages),
+            summary=result.summary,
+            cost=result.cost,
+            human_input=result.human_inputs,
+            termination_reason=result.reason,
+            run=result,
+        )

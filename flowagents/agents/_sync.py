@@ -1,0 +1,55 @@
+"""Running the async core from synchronous code."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from flowagents.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion on a fresh event loop, as ``asyncio.run`` does.
+
+    Not ``asyncio.run`` itself: on the main thread it formats the repr of the finished task
+    (the whole ChatResult) while restoring the SIGINT handler, which costs more than a short
+    chat. On Ctrl-C the run is cancelled and records its ending before KeyboardInterrupt
+    propagates. Async generators (the SDK's connection pools) are closed with the loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        coroutine.close()
+        raise ConfigError(
+            "a synchronous flowagents call was made inside a running event loop; "
+            "use the a_-prefixed coroutine instead (e.g. a_initiate_chat)"
+        )
+    loop = asyncio.new_event_loop()
+    try:
+        task = loop.create_task(coroutine)
+        try:
+            return loop.run_until_complete(task)
+        except KeyboardInterrupt:
+            if not task.done():
+                task.cancel()
+                try:
+                    loop.run_until_complete(task)
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    pass
+            raise
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for leftover in pending:
+                leftover.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()

@@ -1,0 +1,37 @@
+"""The graph runtime: one asyncio engine for every conversation."""
+
+from flowagents.runtime._console import ConsolePrinter
+from flowagents.runtime._context import (
+    EventSink,
+    InputProvider,
+    Interceptor,
+    RunContext,
+    current_run,
+    request_hash,
+)
+from flowagents.runtime._engine import RunResult, RunStatus, Runner
+from flowagents.runtime._selector import (
+    SelectionFunction,
+    SelectionMethod,
+    SpeakerSelector,
+    forget_rejections,
+    parse_choice,
+)
+
+__all__ = [
+    "ConsolePrinter",
+    "EventSink",
+    "InputProvider",
+    "Interceptor",
+    "RunContext",
+    "RunResult",
+    "RunStatus",
+    "Runner",
+    "SelectionFunction",
+    "SelectionMethod",
+    "SpeakerSelector",
+    "current_run",
+    "forget_rejections",
+    "parse_choice",
+    "request_hash",
+]

@@ -1,0 +1,316 @@
+"""The run context: the one door through which a run touches the outside world.
+
+Model calls, human input, code execution and tool calls all go through the active
+``RunContext`` so that each becomes an event with the current step's identity, and so that a
+recorder, a cache or a replayer can stand in front of them. Agents used outside any run get
+the idle context, which only passes calls through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flowagents.events import (
+    CodeExecuted,
+    Event,
+    HumanInputReceived,
+    HumanInputRequested,
+    ModelCalled,
+    ToolCalled,
+    ToolReturned,
+)
+from flowagents.messages import ToolCall, ToolResponse
+from flowagents.models import ModelClient, ModelRequest, ModelResponse
+
+if TYPE_CHECKING:
+    from flowagents.execution import CodeBlock, CodeExecutor, CodeResult
+
+EventSink = Callable[[Event], None]
+
+
+class InputProvider(Protocol):
+    """Where human input comes from (console, a script, a paused run's reply)."""
+
+    async def get_input(self, prompt: str, *, agent: str) -> str:
+        """Return the human's answer to ``prompt`` for ``agent``."""
+        ...
+
+
+class Interceptor(Protocol):
+    """Stands in front of the outside world: a cache, a recorder's replay, a resume."""
+
+    async def model_call(
+        self,
+        request_hash: str,
+        call: Callable[[], Awaitable[ModelResponse]],
+        *,
+        step: str,
+        node: str,
+    ) -> ModelResponse:
+        """Answer a model request, either from ``call()`` or from elsewhere."""
+        ...
+
+    async def human_input(
+        self, call: Callable[[], Awaitable[str]], *, step: str, node: str
+    ) -> str:
+        """Answer a human input request."""
+        ...
+
+    async def code_result(
+        self, call: Callable[[], Awaitable[CodeResult]], *, step: str, node: str
+    ) -> CodeResult:
+        """Answer a code execution."""
+        ...
+
+
+def request_hash(model: str, request: ModelRequest) -> str:
+    """A stable hash of everything that decides a model's answer."""
+    payload = request.model_dump(mode="json")
+    payload["model"] = model
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class StepScope:
+    """Which step and node the code running now belongs to."""
+
+    step: str = ""
+    node: str = ""
+    code_exit_code: int | None = None
+
+
+@dataclass(slots=True)
+class UsageTotals:
+    """Tokens spent in a run, per model, split by cache hits."""
+
+    prompt_tokens: dict[str, int] = field(default_factory=dict)
+    completion_tokens: dict[str, int] = field(default_factory=dict)
+    cached_prompt_tokens: dict[str, int] = field(default_factory=dict)
+    cached_completion_tokens: dict[str, int] = field(default_factory=dict)
+
+    def add(self, model: str, prompt: int, completion: int, *, cached: bool) -> None:
+        if cached:
+            self.cached_prompt_tokens[model] = self.cached_prompt_tokens.get(model, 0) + prompt
+            self.cached_completion_tokens[model] = (
+                self.cached_completion_tokens.get(model, 0) + completion
+            )
+            return
+        self.prompt_tokens[model] = self.prompt_tokens.get(model, 0) + prompt
+        self.completion_tokens[model] = self.completion_tokens.get(model, 0) + completion
+
+    @property
+    def total(self) -> int:
+        return sum(self.prompt_tokens.values()) + sum(self.completion_tokens.values())
+
+    def to_cost(self) -> dict[str, Any]:
+        """The ``cost`` dict of the familiar ChatResult (no prices known: cost 0)."""
+
+        def block(include_cached: bool) -> dict[str, Any]:
+            out: dict[str, Any] = {"total_cost": 0}
+            models = set(self.prompt_tokens) | set(self.completion_tokens)
+            if include_cached:
+                models |= set(self.cached_prompt_tokens) | set(self.cached_completion_tokens)
+            for model in sorted(models):
+                prompt = self.prompt_tokens.get(model, 0)
+                completion = self.completion_tokens.get(model, 0)
+                if include_cached:
+                    prompt += self.cached_prompt_tokens.get(model, 0)
+                    completion += self.cached_completion_tokens.get(model, 0)
+                out[model] = {
+                    "cost": 0,
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                }
+            return out
+
+        return {
+            "usage_including_cached_inference": block(True),
+            "usage_excluding_cached_inference": block(False),
+        }
+
+
+class RunContext:
+    """Per-run services: event emission, model/human/code calls with their events."""
+
+    def __init__(
+        self,
+        run_id: str = "",
+        *,
+        sinks: Sequence[EventSink] = (),
+        input_provider: InputProvider | None = None,
+        interceptor: Interceptor | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.run_id = run_id
+        self.sinks = list(sinks)
+        self.input_provider = input_provider
+        self.interceptor = interceptor
+        self.clock = clock
+        self.usage = UsageTotals()
+        self.human_inputs: list[str] = []
+        self._seq = 0
+
+    @property
+    def recording(self) -> bool:
+        """Whether anyone listens to events (the idle context has no sinks)."""
+        return bool(self.sinks)
+
+    def emit(self, event: Event) -> Event:
+        """Stamp ``event`` with its sequence number and time, and hand it to every sink."""
+        self._seq += 1
+        stamped = replace(event, seq=self._seq, ts=self.clock())
+        for sink in self.sinks:
+            sink(stamped)
+        return stamped
+
+    async def call_model(
+        self, client: ModelClient, request: ModelRequest, *, purpose: str = "reply"
+    ) -> ModelResponse:
+        """Call ``client`` (or the interceptor), record a ModelCalled event and the usage."""
+        scope = CURRENT_STEP.get()
+        digest = request_hash(client.model, request)
+        if self.interceptor is not None:
+            response = await self.interceptor.model_call(
+                digest, lambda: client.create(request), step=scope.step, node=scope.node
+            )
+        else:
+            response = await client.create(request)
+        usage = response.usage
+        model = usage.model or client.model
+        self.usage.add(model, usage.prompt_tokens, usage.completion_tokens, cached=response.cached)
+        if self.sinks:
+            self.emit(
+                ModelCalled(
+                    run_id=self.run_id,
+                    step=scope.step,
+                    node=scope.node,
+                    model=model,
+                    request_hash=digest,
+                    response=response.message,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                    cached=response.cached,
+                    purpose=purpose,  # type: ignore[arg-type]
+                )
+            )
+        return response
+
+    async def get_human_input(
+        self, prompt: str, *, agent: str, provider: InputProvider | None = None
+    ) -> str:
+        """Ask a human through ``provider`` (or the run's), with events for both sides."""
+        scope = CURRENT_STEP.get()
+        source = provider or self.input_provider
+        if source is None:
+            from flowagents.agents._human import ConsoleInput
+
+            source = ConsoleInput()
+        if self.sinks:
+            self.emit(
+                HumanInputRequested(
+                    run_id=self.run_id, step=scope.step, node=scope.node, prompt=prompt
+                )
+            )
+        chosen = source
+
+        async def ask() -> str:
+            return await chosen.get_input(prompt, agent=agent)
+
+        if self.interceptor is not None:
+            text = await self.interceptor.human_input(ask, step=scope.step, node=scope.node)
+        else:
+            text = await ask()
+        self.human_inputs.append(text)
+        if self.sinks:
+            self.emit(
+                HumanInputReceived(run_id=self.run_id, step=scope.step, node=scope.node, text=text)
+            )
+        return text
+
+    async def execute_code(
+        self, executor: CodeExecutor, blocks: Sequence[CodeBlock]
+    ) -> CodeResult:
+        """Run code blocks through ``executor`` and record a CodeExecuted event."""
+        scope = CURRENT_STEP.get()
+
+        async def run() -> CodeResult:
+            return await executor.execute(blocks)
+
+        if self.interceptor is not None:
+            result = await self.interceptor.code_result(run, step=scope.step, node=scope.node)
+        else:
+            result = await run()
+        scope.code_exit_code = result.exit_code
+        if self.sinks:
+            self.emit(
+                CodeExecuted(
+                    run_id=self.run_id,
+                    step=scope.step,
+                    node=scope.node,
+                    language=",".join(block.language for block in blocks),
+                    code="\n\n".join(block.code for block in blocks),
+                    executor=executor.name,
+                    exit_code=result.exit_code,
+                    output=result.output,
+                    timed_out=result.timed_out,
+                    duration_s=result.duration_s,
+                )
+            )
+        return result
+
+
+    async def call_tools(
+        self, tools: Mapping[str, Any], calls: Sequence[ToolCall]
+    ) -> list[ToolResponse]:
+        """Execute the tool calls of one message, with an event for each call and result."""
+        from flowagents.tools import execute_tool_calls
+
+        if not self.sinks:
+            return await execute_tool_calls(calls, tools)
+        scope = CURRENT_STEP.get()
+
+        def on_call(call: ToolCall) -> None:
+            self.emit(
+                ToolCalled(
+                    run_id=self.run_id,
+                    step=scope.step,
+                    node=scope.node,
+                    call_id=call.id,
+                    tool=call.name,
+                    arguments=call.arguments,
+                )
+            )
+
+        def on_result(call: ToolCall, response: ToolResponse, duration_s: float) -> None:
+            self.emit(
+                ToolReturned(
+                    run_id=self.run_id,
+                    step=scope.step,
+                    node=scope.node,
+                    call_id=call.id,
+                    tool=call.name,
+                    content=response.content,
+                    is_error=response.is_error,
+                    duration_s=duration_s,
+                )
+            )
+
+        return await execute_tool_calls(calls, tools, on_call=on_call, on_result=on_result)
+
+
+IDLE_CONTEXT = RunContext()
+CURRENT_RUN: ContextVar[RunContext] = ContextVar("flowagents_run", default=IDLE_CONTEXT)
+CURRENT_STEP: ContextVar[StepScope] = ContextVar("flowagents_step", default=StepScope())
+
+
+def current_run() -> RunContext:
+    """The run the calling code belongs to (the idle context outside any run)."""
+    return CURRENT_RUN.get()

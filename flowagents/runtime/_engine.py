@@ -1,0 +1,589 @@
+"""The engine: runs a compiled graph, one turn at a time, emitting one stream of events.
+
+Every conversation in flowagents runs here: a two-agent ``initiate_chat`` is a two-node graph,
+a GroupChat a dynamic graph, a nested chat a subgroup node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowagents.agents._builtin_replies import reply_to_message
+from flowagents.agents._conversable import Agent, ConversableAgent, to_oai_dict
+from flowagents.errors import FlowAgentsError, RunError, RunLocation
+from flowagents.events import (
+    ErrorRaised,
+    Event,
+    MessageSent,
+    NodeEntered,
+    NodeLeft,
+    RunFinished,
+    RunStarted,
+    SpeakerSelected,
+    Terminated,
+)
+from flowagents.messages import Message
+from flowagents.models import ModelClient, ModelRequest
+from flowagents.runtime._context import (
+    CURRENT_RUN,
+    CURRENT_STEP,
+    EventSink,
+    InputProvider,
+    Interceptor,
+    RunContext,
+    StepScope,
+)
+from flowagents.runtime._scope import Scope
+from flowagents.runtime._selector import SelectionMethod, SpeakerSelector
+
+if TYPE_CHECKING:
+    from flowagents.graph import CompiledEdge, CompiledGraph, CompiledNode
+
+RunStatus = Literal["completed", "failed", "cancelled", "waiting_for_human"]
+
+REFLECTION_PROMPT = (
+    "Summarize the outcome of the conversation above in a few sentences. "
+    "Start directly with the summary."
+)
+
+
+class RunResult(BaseModel):
+    """How a run ended and what was said."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    run_id: str
+    graph: str
+    status: RunStatus
+    reason: str
+    detail: str = ""
+    last_node: str | None = None
+    messages: list[Message] = Field(default_factory=list)
+    summary: str = ""
+    cost: dict[str, Any] = Field(default_factory=dict)
+    human_inputs: list[str] = Field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    reason: str
+    detail: str = ""
+    node: str | None = None
+    join: str | None = None
+
+
+class _Hub(Agent):
+    """The shared peer of a group conversation: every member hears the others through it."""
+
+
+class Runner:
+    """Runs one compiled graph; reusable for several runs of the same graph."""
+
+    def __init__(
+        self,
+        graph: CompiledGraph,
+        *,
+        agents: Mapping[str, ConversableAgent] | None = None,
+        hub: Agent | None = None,
+        selection: SelectionMethod | None = None,
+        selector_client: ModelClient | None = None,
+        sinks: Sequence[EventSink] = (),
+        input_provider: InputProvider | None = None,
+        interceptor: Interceptor | None = None,
+        is_termination_msg: Callable[[dict[str, Any]], bool] | None = None,
+        max_turns: int | None = None,
+        seed: int = 0,
+        observers: Sequence[list[dict[str, Any]]] = (),
+    ) -> None:
+        self.graph = graph
+        self._agent_overrides = dict(agents or {})
+        self._hub = hub
+        self._selection = selection
+        self._selector_client = selector_client
+        self.sinks = list(sinks)
+        self._input_provider = input_provider
+        self._interceptor = interceptor
+        self._is_termination_msg = is_termination_msg
+        self._max_turns = max_turns
+        self._seed = seed
+        self._observers = list(observers)
+        self._clients: dict[str, ModelClient] = {}
+        self._selectors: dict[int, SpeakerSelector] = {}
+        self._ctx: RunContext = RunContext()
+
+    # -- public ------------------------------------------------------------------------------
+
+    async def arun(
+        self,
+        task: str | Message | None = None,
+        *,
+        sender: str | None = None,
+        run_id: str | None = None,
+        preamble: Sequence[Message] = (),
+        finalize: Callable[[list[Message]], Awaitable[str]] | None = None,
+    ) -> RunResult:
+        """Run the graph on ``task`` (spoken by node ``sender``, or by the user).
+
+        ``preamble`` messages are delivered first (e.g. introductions); ``finalize`` computes
+        the summary inside the run, so that a model it calls is part of the record.
+        """
+        ctx = RunContext(
+            run_id or uuid.uuid4().hex[:16],
+            sinks=self.sinks,
+            input_provider=self._input_provider,
+            interceptor=self._interceptor,
+        )
+        self._ctx = ctx
+        run_token = CURRENT_RUN.set(ctx)
+        step_token = CURRENT_STEP.set(StepScope())
+        graph = self.graph
+        scope = Scope(graph, self._resolve_agents(graph), self._keys(graph))
+        scope.observers = self._observers
+        summary = ""
+        outcome = _Outcome("no_task")
+        status: RunStatus = "completed"
+        if ctx.sinks:
+            ctx.emit(
+                RunStarted(
+                    run_id=ctx.run_id,
+                    step="0",
+                    graph=graph.name,
+                    task=task.text if isinstance(task, Message) else task,
+                )
+            )
+        try:
+            for message in preamble:
+                step = scope.next_step()
+                self._emit_message(scope, step, message.name or "", message)
+                scope.deliver(message, None)
+            if task is not None:
+                first = await self._open(scope, task, sender)
+                if isinstance(first, _Outcome):
+                    outcome = first
+                else:
+                    outcome = await self._converse(scope, first, via=sender)
+            if finalize is not None:
+                summary = await finalize(scope.transcript)
+            elif scope.last_message is not None:
+                summary = scope.last_message.text
+            self._finish(scope, outcome, status)
+        except asyncio.CancelledError:
+            self._finish(scope, _Outcome("cancelled"), "cancelled")
+            raise
+        except KeyboardInterrupt:
+            self._finish(scope, _Outcome("cancelled"), "cancelled")
+            raise
+        except Exception as exc:
+            error = self._located(exc)
+            self._finish(scope, _Outcome("error", str(error)), "failed", error=error)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            CURRENT_STEP.reset(step_token)
+            CURRENT_RUN.reset(run_token)
+        # Built from trusted internal state: validating every message again costs more than
+        # the whole run of a short chat.
+        return RunResult.model_construct(
+            run_id=ctx.run_id,
+            graph=graph.name,
+            status=status,
+            reason=outcome.reason,
+            detail=outcome.detail,
+            last_node=outcome.node,
+            messages=scope.transcript,
+            summary=summary,
+            cost=ctx.usage.to_cost(),
+            human_inputs=ctx.human_inputs,
+        )
+
+    def run(self, task: str | Message | None = None, *, sender: str | None = None) -> RunResult:
+        """Synchronous ``arun``."""
+        from flowagents.agents._sync import run_sync
+
+        return run_sync(self.arun(task, sender=sender))
+
+    async def stream(
+        self, task: str | Message | None = None, *, sender: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Run the graph and yield its events as they happen."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.sinks.append(queue.put_nowait)
+        job = asyncio.ensure_future(self.arun(task, sender=sender))
+        job.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            await job
+        finally:
+            self.sinks.remove(queue.put_nowait)
+            if not job.done():
+                job.cancel()
+
+    # -- setting up --------------------------------------------------------------------------
+
+    def _resolve_agents(self, graph: CompiledGraph) -> dict[str, ConversableAgent]:
+        from flowagents.agents._factory import build_agent
+
+        agents: dict[str, ConversableAgent] = {}
+        for name, node in graph.nodes.items():
+            if node.kind != "agent":
+                continue
+            bound = self._agent_overrides.get(name) or graph.bindings.get(name)
+            if bound is None:
+                assert node.agent is not None
+                bound = build_agent(node.agent, self._client_for)
+            if not isinstance(bound, ConversableAgent):
+                raise RunError(
+                    f"node {name!r} is bound to {bound!r}, which is not a ConversableAgent",
+                    where=RunLocation(node=name),
+                )
+            agents[name] = bound
+        return agents
+
+    def _client_for(self, model_name: str, graph: CompiledGraph | None = None) -> ModelClient:
+        """One client per named model config and run, shared by the agents that name it."""
+        client = self._clients.get(model_name)
+        if client is None:
+            from flowagents.agents._factory import client_from_spec
+
+            spec = (graph or self.graph).models.get(model_name)
+            if spec is None:
+                raise RunError(f"no model named {model_name!r} in graph {self.graph.name!r}")
+            client = client_from_spec(spec)
+            self._clients[model_name] = client
+        return client
+
+    def _keys(self, graph: CompiledGraph, hub: Agent | None = None) -> dict[str, Any]:
+        names = [name for name, node in graph.nodes.items() if node.kind == "agent"]
+        hub = hub or self._hub
+        if hub is None and len(names) == 2 and len(graph.nodes) == 2:
+            agents = self._resolve_agents(graph) if graph is not self.graph else None
+            a, b = names
+            lookup = agents or self._agent_overrides or dict(graph.bindings)
+            if a in lookup and b in lookup:
+                return {a: lookup[b], b: lookup[a]}
+        shared = hub or _Hub(graph.name, graph.spec.description)
+        return dict.fromkeys(names, shared)
+
+    def _selector(self, graph: CompiledGraph) -> SpeakerSelector:
+        selector = self._selectors.get(id(graph))
+        if selector is None:
+            spec = graph.selector
+            client = self._selector_client
+            if client is None and spec.model is not None:
+                client = self._client_for(spec.model, graph)
+            selector = SpeakerSelector(
+                method=self._selection if graph is self.graph and self._selection else "auto",
+                client=client,
+                fallback=spec.fallback,
+                max_retries=spec.max_retries,
+                constraint=spec.constraint,
+                descriptions={name: node.description for name, node in graph.nodes.items()},
+                node_order=list(graph.nodes),
+                seed=self._seed,
+            )
+            self._selectors[id(graph)] = selector
+        return selector
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _open(
+        self, scope: Scope, task: str | Message, sender: str | None
+    ) -> str | _Outcome:
+        """Deliver the task as step 1 and return the first node to speak."""
+        message = task if isinstance(task, Message) else Message(role="user", content=task)
+        if sender is not None:
+            if sender not in scope.graph.nodes:
+                raise RunError(f"sender {sender!r} is not a node of graph {scope.graph.name!r}")
+            scope.count(sender)
+            message = message.model_copy(update={"name": sender, "role": "assistant"})
+        elif message.name is None:
+            message = message.model_copy(update={"name": "user"})
+        step = scope.next_step()
+        CURRENT_STEP.set(StepScope(step, sender or ""))
+        self._emit_message(scope, step, sender or "", message)
+        scope.deliver(message, sender)
+        if sender is None:
+            return scope.graph.start
+        stop = self._termination(scope, sender, message)
+        if stop is not None:
+            return stop
+        return await self._next(scope, sender, step)
+
+    async def _converse(self, scope: Scope, current: str, *, via: str | None) -> _Outcome:
+        """Take turns from ``current`` until the conversation ends (or a branch joins)."""
+        ctx = self._ctx
+        graph = scope.graph
+        nodes = graph.nodes
+        branch = scope.branch
+        while True:
+            node = nodes[current]
+            step = scope.next_step()
+            scope.count(current)
+            turn = StepScope(step, current)
+            CURRENT_STEP.set(turn)
+            if ctx.sinks:
+                ctx.emit(
+                    NodeEntered(run_id=ctx.run_id, step=step, node=current, via=via)
+                )
+            if node.kind == "subgroup":
+                message = await self._run_subgroup(scope, node, step)
+            else:
+                agent = scope.agents[current]
+                reply = await agent.a_generate_reply(scope.views[current], scope.keys[current])
+                if reply is None:
+                    if ctx.sinks:
+                        ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
+                    return _Outcome(agent.stop_reason or "agent_stopped", node=current)
+                message = reply_to_message(reply, current)
+                if turn.code_exit_code is not None:
+                    message.metadata["exit_code"] = turn.code_exit_code
+            scope.deliver(message, current)
+            if ctx.sinks:
+                self._emit_message(scope, step, current, message)
+                ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
+            stop = self._termination(scope, current, message)
+            if stop is not None:
+                return stop
+            following = await self._next(scope, current, step)
+            if isinstance(following, _Outcome):
+                return following
+            if branch and nodes[following].join is not None:
+                return _Outcome("joined", node=current, join=following)
+            via = current
+            current = following
+
+    def _termination(self, scope: Scope, node: str, message: Message) -> _Outcome | None:
+        graph = scope.graph
+        term = graph.termination
+        if self._is_termination_msg is not None and graph is self.graph:
+            if self._is_termination_msg(to_oai_dict(message, "user")):
+                return _Outcome("is_termination_msg", node=node)
+        elif term.keyword and term.keyword in message.text:
+            return _Outcome("keyword", f"{node} said {term.keyword}", node=node)
+        if node in term.terminal:
+            return _Outcome("terminal_node", node=node)
+        max_turns = self._max_turns if graph is self.graph and self._max_turns else term.max_turns
+        if max_turns is not None and len(scope.transcript) >= max_turns:
+            return _Outcome("max_turns", f"{len(scope.transcript)} messages", node=node)
+        if term.token_budget is not None and self._ctx.usage.total >= term.token_budget:
+            return _Outcome("token_budget", f"{self._ctx.usage.total} tokens", node=node)
+        return None
+
+    async def _next(self, scope: Scope, current: str, step: str) -> str | _Outcome:
+        """The node that speaks after ``current``, running any fan-out on the way."""
+        graph = scope.graph
+        edges = graph.successors(current, scope)
+        nodes = graph.nodes
+        if edges and any(nodes[e.target].max_visits is not None for e in edges):
+            edges = tuple(
+                e
+                for e in edges
+                if (limit := nodes[e.target].max_visits) is None
+                or scope.counters.get(e.target, 0) < limit
+            )
+            if not edges:
+                return _Outcome("max_visits", f"every successor of {current} was visited enough")
+        if not edges:
+            return _Outcome("no_successor", f"{current} has no permitted successor", node=current)
+        parallel = [e for e in edges if e.parallel]
+        if parallel:
+            return await self._fan_out(scope, current, parallel, step)
+        if len(edges) == 1 or graph.mode == "static":
+            chosen = edges[0]
+        else:
+            chosen = await self._select(scope, current, edges, step)
+            if chosen is None:
+                return _Outcome("selector_stopped", node=current)
+        scope.count(chosen.key)
+        return chosen.target
+
+    async def _select(
+        self, scope: Scope, current: str, edges: Sequence[CompiledEdge], step: str
+    ) -> CompiledEdge | None:
+        candidates = list(dict.fromkeys(e.target for e in edges))
+        selection = await self._selector(scope.graph).select(scope, current, candidates)
+        ctx = self._ctx
+        if ctx.sinks:
+            ctx.emit(
+                SpeakerSelected(
+                    run_id=ctx.run_id,
+                    step=step,
+                    node=current,
+                    candidates=tuple(candidates),
+                    choice=selection.choice or "",
+                    method=selection.method,
+                    raw_answers=tuple(selection.raw_answers),
+                    retries=selection.retries,
+                    prompt_tokens=selection.prompt_tokens,
+                    completion_tokens=selection.completion_tokens,
+                )
+            )
+        if selection.choice is None:
+            return None
+        return next(e for e in edges if e.target == selection.choice)
+
+    async def _fan_out(
+        self, scope: Scope, source: str, edges: Sequence[CompiledEdge], step: str
+    ) -> str | _Outcome:
+        """Run each parallel edge's branch concurrently; merge them where they join."""
+        branches: list[Scope] = []
+        tasks: list[asyncio.Task[_Outcome]] = []
+        for edge in edges:
+            scope.count(edge.key)
+            branch = scope.fork(f"{step}/{edge.target}.")
+            branches.append(branch)
+            tasks.append(
+                asyncio.ensure_future(self._converse(branch, edge.target, via=source))
+            )
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            first = next(iter(done)).result()
+            join_any = first.join is not None and scope.graph.nodes[first.join].join == "any"
+            if join_any:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            else:
+                await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        base = len(scope.transcript)
+        base_counters = dict(scope.counters)
+        outcomes: list[_Outcome] = []
+        for branch, task in zip(branches, tasks, strict=True):
+            if task.cancelled():
+                continue
+            outcomes.append(task.result())
+            for message in branch.transcript[base:]:
+                scope.deliver(message, message.name)
+            for key, value in branch.counters.items():
+                delta = value - base_counters.get(key, 0)
+                if delta:
+                    scope.counters[key] = scope.counters.get(key, 0) + delta
+        joins = {o.join for o in outcomes}
+        if len(joins) == 1 and None not in joins:
+            join = joins.pop()
+            assert join is not None
+            return join
+        if joins == {None}:
+            return outcomes[-1]
+        raise RunError(
+            f"the branches from {source!r} ended in different places: "
+            + ", ".join(o.join or o.reason for o in outcomes),
+            where=RunLocation(self._ctx.run_id, step, source),
+        )
+
+    async def _run_subgroup(self, scope: Scope, node: CompiledNode, step: str) -> Message:
+        """Run a nested graph on the parent's last message; return its summary as a message."""
+        sub = node.subgraph
+        assert sub is not None
+        hub = _Hub(node.name, node.description)
+        child = Scope(
+            sub, self._resolve_agents(sub), self._keys(sub, hub), prefix=f"{step}/{node.name}."
+        )
+        task = scope.last_message.text if scope.last_message else ""
+        opening = Message(role="user", name=scope.last_speaker or "user", content=task)
+        child_step = child.next_step()
+        CURRENT_STEP.set(StepScope(child_step, node.name))
+        self._emit_message(child, child_step, node.name, opening)
+        child.deliver(opening, None)
+        outcome = await self._converse(child, sub.start, via=None)
+        CURRENT_STEP.set(StepScope(step, node.name))
+        produced = child.transcript[1:]
+        if node.summary == "reflection":
+            summary = await self._reflect(sub, child)
+        else:
+            summary = produced[-1].text if produced else ""
+        if node.expose == "all":
+            for message in produced:
+                scope.deliver(message, message.name)
+        return Message(
+            role="assistant",
+            name=node.name,
+            content=summary,
+            metadata={"subgroup_reason": outcome.reason},
+        )
+
+    async def _reflect(self, graph: CompiledGraph, scope: Scope) -> str:
+        model = graph.selector.model
+        if model is None:
+            raise RunError(
+                f"subgroup {graph.name!r} asks for a reflection summary but names no model "
+                "(set selector.model in the subgroup graph)"
+            )
+        client = self._client_for(model, graph)
+        wire = [
+            {"role": "user", "content": f"{m.name or m.role}: {m.text}"} for m in scope.transcript
+        ]
+        wire.append({"role": "user", "content": REFLECTION_PROMPT})
+        response = await self._ctx.call_model(
+            client, ModelRequest(messages=wire), purpose="summary"
+        )
+        return response.message.text
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _emit_message(self, scope: Scope, step: str, sender: str, message: Message) -> None:
+        ctx = self._ctx
+        if ctx.sinks:
+            ctx.emit(
+                MessageSent(
+                    run_id=ctx.run_id,
+                    step=step,
+                    node=sender,
+                    message=message,
+                    sender=sender,
+                    recipients=tuple(name for name in scope.views if name != sender),
+                )
+            )
+
+    def _located(self, exc: Exception) -> Exception:
+        scope = CURRENT_STEP.get()
+        location = RunLocation(self._ctx.run_id, scope.step or None, scope.node or None)
+        if isinstance(exc, FlowAgentsError):
+            exc.add_note(f"during {location}")
+            exc.run_location = location  # type: ignore[attr-defined]
+            return exc
+        return RunError(f"{type(exc).__name__}: {exc}", where=location)
+
+    def _finish(
+        self, scope: Scope, outcome: _Outcome, status: RunStatus, error: Exception | None = None
+    ) -> None:
+        ctx = self._ctx
+        if not ctx.sinks:
+            return
+        current = CURRENT_STEP.get()
+        if error is not None:
+            ctx.emit(
+                ErrorRaised(
+                    run_id=ctx.run_id,
+                    step=current.step,
+                    node=current.node,
+                    code=getattr(error, "code", "FA000"),
+                    error_type=type(error).__name__,
+                    message=str(error),
+                )
+            )
+        ctx.emit(
+            Terminated(
+                run_id=ctx.run_id,
+                step=current.step,
+                node=outcome.node or current.node,
+                reason=outcome.reason,
+                detail=outcome.detail,
+            )
+        )
+        ctx.emit(
+            RunFinished(run_id=ctx.run_id, step=current.step, status=status, reason=outcome.reason)
+        )

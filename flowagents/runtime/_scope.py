@@ -1,0 +1,112 @@
+"""One conversation in flight: its transcript, what each agent has heard, its counters.
+
+A run has a root scope; a parallel branch forks a copy, a subgroup opens a fresh one. The
+scope is also the ``GuardContext`` the graph's guards read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowagents.agents._conversable import ConversableAgent, to_oai_dict
+from flowagents.messages import Message
+
+if TYPE_CHECKING:
+    from flowagents.graph import CompiledGraph
+
+
+class Scope:
+    """The state of one conversation on one compiled graph."""
+
+    __slots__ = (
+        "agents",
+        "branch",
+        "counters",
+        "graph",
+        "keys",
+        "last_code_exit_code",
+        "last_message",
+        "last_speaker",
+        "observers",
+        "prefix",
+        "step_no",
+        "transcript",
+        "views",
+    )
+
+    def __init__(
+        self,
+        graph: CompiledGraph,
+        agents: Mapping[str, ConversableAgent],
+        keys: Mapping[str, Any],
+        *,
+        prefix: str = "",
+        views: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.agents = dict(agents)
+        self.keys = dict(keys)
+        self.prefix = prefix
+        self.branch = False
+        self.observers: list[list[dict[str, Any]]] = []
+        self.step_no = 0
+        self.transcript: list[Message] = []
+        self.counters: dict[str, int] = {}
+        self.last_message: Message | None = None
+        self.last_speaker: str | None = None
+        self.last_code_exit_code: int | None = None
+        if views is None:
+            views = {
+                name: agent._oai_messages[self.keys[name]] for name, agent in self.agents.items()
+            }
+        self.views = views
+
+    def next_step(self) -> str:
+        """The stable id of the next step of this conversation."""
+        self.step_no += 1
+        return f"{self.prefix}{self.step_no}"
+
+    def deliver(self, message: Message, sender: str | None) -> None:
+        """Append ``message`` to the transcript and to every agent's view of it."""
+        self.transcript.append(message)
+        self.last_message = message
+        self.last_speaker = sender
+        exit_code = message.metadata.get("exit_code")
+        if exit_code is not None:
+            self.last_code_exit_code = int(exit_code)
+        heard: dict[str, Any] | None = None
+        for name, view in self.views.items():
+            if name == sender:
+                view.append(to_oai_dict(message, "assistant"))
+            else:
+                if heard is None:
+                    heard = to_oai_dict(message, "user")
+                view.append(heard)
+        if self.observers:
+            seen = heard if heard is not None else to_oai_dict(message, "user")
+            for observer in self.observers:
+                observer.append(seen)
+
+    def count(self, key: str) -> int:
+        """Increment and return a counter (node visits, edge traversals)."""
+        value = self.counters.get(key, 0) + 1
+        self.counters[key] = value
+        return value
+
+    def fork(self, prefix: str) -> Scope:
+        """A copy for a parallel branch: same history so far, its own future."""
+        branch = Scope(
+            self.graph,
+            self.agents,
+            self.keys,
+            prefix=prefix,
+            views={name: list(view) for name, view in self.views.items()},
+        )
+        branch.branch = True
+        branch.transcript = list(self.transcript)
+        branch.counters = dict(self.counters)
+        branch.last_message = self.last_message
+        branch.last_speaker = self.last_speaker
+        branch.last_code_exit_code = self.last_code_exit_code
+        return branch

@@ -1,0 +1,310 @@
+"""Choosing the next speaker of a dynamic graph, only among the permitted successors.
+
+With a model ("auto"), the answer is constrained to exactly the candidates' names by the
+strongest mechanism the endpoint supports: a JSON-schema enum in structured output, a forced
+tool call with that enum, ``json_object`` with the schema in the prompt, or plain text checked
+against the names. A mechanism an endpoint rejects (400/422) is remembered for that endpoint.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import random
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from flowagents.errors import ModelRequestError, SelectorError
+from flowagents.models import ModelClient, ModelRequest
+from flowagents.runtime._context import current_run
+
+if TYPE_CHECKING:
+    from flowagents.runtime._scope import Scope
+
+Mechanism: TypeAlias = Literal["json_schema", "tool", "json_object", "text"]
+MECHANISMS: tuple[Mechanism, ...] = ("json_schema", "tool", "json_object", "text")
+SelectionFunction: TypeAlias = Callable[
+    [str, Sequence[str], "Scope"], "str | None | Awaitable[str | None]"
+]
+SelectionMethod: TypeAlias = (
+    Literal["auto", "round_robin", "random", "manual"] | SelectionFunction
+)
+_NAMED_METHODS = ("auto", "round_robin", "random", "manual")
+
+# Mechanisms each endpoint has refused, so the next run does not ask again.
+_REJECTED: dict[str, set[Mechanism]] = {}
+
+_FIELD = "next_speaker"
+_TOOL_NAME = "select_next_speaker"
+
+
+@dataclass(slots=True)
+class Selection:
+    """The outcome of one choice: what was chosen, how, and at what cost."""
+
+    choice: str | None
+    method: str
+    raw_answers: list[str] = field(default_factory=list)
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def forget_rejections() -> None:
+    """Forget which endpoints refused which mechanisms (tests, long-lived processes)."""
+    _REJECTED.clear()
+
+
+def _schema(candidates: Sequence[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {_FIELD: {"type": "string", "enum": list(candidates)}},
+        "required": [_FIELD],
+        "additionalProperties": False,
+    }
+
+
+def parse_choice(raw: str, candidates: Sequence[str]) -> str | None:
+    """The candidate a raw answer names, or None when it names none or several."""
+    text = raw.strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get(_FIELD), str):
+        text = data[_FIELD].strip()
+    elif isinstance(data, str):
+        text = data.strip()
+    text = text.strip("\"'`.* \n")
+    if text in candidates:
+        return text
+    folded = {name.lower(): name for name in candidates}
+    if text.lower() in folded:
+        return folded[text.lower()]
+    mentioned = [
+        name for name in candidates if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", raw)
+    ]
+    return mentioned[0] if len(mentioned) == 1 else None
+
+
+class SpeakerSelector:
+    """Picks the next node of a dynamic graph among the candidates it is given."""
+
+    def __init__(
+        self,
+        *,
+        method: SelectionMethod = "auto",
+        client: ModelClient | None = None,
+        fallback: Literal["error", "first", "round_robin"] = "error",
+        max_retries: int = 2,
+        constraint: Literal["auto"] | Mechanism = "auto",
+        descriptions: dict[str, str] | None = None,
+        node_order: Sequence[str] = (),
+        seed: int = 0,
+    ) -> None:
+        if isinstance(method, str) and method not in _NAMED_METHODS:
+            raise SelectorError(
+                f"speaker_selection_method must be one of {', '.join(_NAMED_METHODS)} "
+                f"or a callable, got {method!r}"
+            )
+        self.method = method
+        self.client = client
+        self.fallback = fallback
+        self.max_retries = max_retries
+        self.constraint = constraint
+        self.descriptions = descriptions or {}
+        self.node_order = list(node_order)
+        self.rng = random.Random(seed)
+
+    async def select(self, scope: Scope, current: str, candidates: Sequence[str]) -> Selection:
+        """Choose among ``candidates`` (at least two) after ``current`` spoke."""
+        method = self.method
+        if callable(method):
+            answer = method(current, candidates, scope)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if answer is None:
+                return Selection(choice=None, method="function")
+            if answer in _NAMED_METHODS:
+                method = answer  # type: ignore[assignment]
+            elif answer in candidates:
+                return Selection(choice=answer, method="function")
+            else:
+                raise SelectorError(
+                    f"the selection function chose {answer!r}, which is not a permitted "
+                    f"successor of {current!r} (permitted: {', '.join(candidates)})"
+                )
+        if method == "round_robin":
+            return Selection(choice=self._round_robin(current, candidates), method="round_robin")
+        if method == "random":
+            return Selection(choice=self.rng.choice(list(candidates)), method="random")
+        if method == "manual":
+            return await self._manual(current, candidates)
+        return await self._by_model(scope, candidates)
+
+    def _round_robin(self, current: str, candidates: Sequence[str]) -> str:
+        order = self.node_order or list(candidates)
+        start = order.index(current) + 1 if current in order else 0
+        for offset in range(len(order)):
+            name = order[(start + offset) % len(order)]
+            if name in candidates:
+                return name
+        return candidates[0]
+
+    def _apply_fallback(self, current: str, candidates: Sequence[str], why: str) -> str:
+        if self.fallback == "first":
+            return candidates[0]
+        if self.fallback == "round_robin":
+            return self._round_robin(current, candidates)
+        raise SelectorError(why)
+
+    async def _manual(self, current: str, candidates: Sequence[str]) -> Selection:
+        menu = "\n".join(f"{i}: {name}" for i, name in enumerate(candidates, 1))
+        answers: list[str] = []
+        for attempt in range(self.max_retries + 1):
+            raw = await current_run().get_human_input(
+                f"Who speaks next?\n{menu}\nEnter a number or a name: ", agent="selector"
+            )
+            answers.append(raw)
+            text = raw.strip()
+            if text.isdigit() and 1 <= int(text) <= len(candidates):
+                return Selection(candidates[int(text) - 1], "manual", answers, attempt)
+            choice = parse_choice(text, candidates)
+            if choice is not None:
+                return Selection(choice, "manual", answers, attempt)
+        why = f"no valid choice among {', '.join(candidates)} in {len(answers)} answers"
+        choice = self._apply_fallback(current, candidates, why)
+        return Selection(choice, "manual", answers, self.max_retries)
+
+    def _mechanisms(self) -> list[Mechanism]:
+        assert self.client is not None
+        rejected = _REJECTED.get(self._endpoint_key(), set())
+        if self.constraint == "auto":
+            ordered = list(MECHANISMS)
+        else:
+            start = MECHANISMS.index(self.constraint)
+            ordered = list(MECHANISMS[start:])
+        usable = [m for m in ordered if m not in rejected]
+        return usable or ["text"]
+
+    def _endpoint_key(self) -> str:
+        assert self.client is not None
+        return f"{self.client.endpoint}|{self.client.model}"
+
+    def _prompt(self, scope: Scope, candidates: Sequence[str]) -> list[dict[str, Any]]:
+        roles = "\n".join(
+            f"- {name}: {self.descriptions.get(name) or 'no description'}" for name in candidates
+        )
+        messages: list[dict[str, Any]] = [
+            {
+                "role": "system",
+                "content": "You choose who speaks next in a conversation between agents.\n"
+                f"The agents who may speak next are:\n{roles}",
+            }
+        ]
+        for message in scope.transcript:
+            speaker = message.name or message.role
+            messages.append({"role": "user", "content": f"{speaker}: {message.text}"})
+        messages.append(
+            {
+                "role": "user",
+                "content": "Read the conversation above and choose the next speaker. "
+                f"Answer with exactly one of: {', '.join(candidates)}.",
+            }
+        )
+        return messages
+
+    def _request(
+        self, mechanism: Mechanism, messages: list[dict[str, Any]], candidates: Sequence[str]
+    ) -> ModelRequest:
+        schema = _schema(candidates)
+        if mechanism == "json_schema":
+            return ModelRequest(
+                messages=messages,
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": _FIELD, "strict": True, "schema": schema},
+                },
+            )
+        if mechanism == "tool":
+            return ModelRequest(
+                messages=messages,
+                tools=[
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": _TOOL_NAME,
+                            "description": "Name the agent who speaks next.",
+                            "parameters": schema,
+                        },
+                    }
+                ],
+                tool_choice={"type": "function", "function": {"name": _TOOL_NAME}},
+            )
+        if mechanism == "json_object":
+            hint = (
+                f'Answer with a JSON object of the form {{"{_FIELD}": "<name>"}} '
+                f"that matches this schema: {json.dumps(schema)}"
+            )
+            return ModelRequest(
+                messages=[*messages, {"role": "user", "content": hint}],
+                response_format={"type": "json_object"},
+            )
+        return ModelRequest(messages=messages)
+
+    async def _by_model(self, scope: Scope, candidates: Sequence[str]) -> Selection:
+        current = scope.last_speaker or ""
+        if self.client is None:
+            raise SelectorError(
+                f"node {current!r} has {len(candidates)} permitted successors "
+                f"({', '.join(candidates)}) but the selector has no model; set selector.model "
+                "or a speaker_selection_method that needs none"
+            )
+        context = current_run()
+        base = self._prompt(scope, candidates)
+        selection = Selection(choice=None, method="auto")
+        mechanisms = self._mechanisms()
+        conversation = list(base)
+        attempt = 0
+        while attempt <= self.max_retries:
+            mechanism = mechanisms[0]
+            request = self._request(mechanism, conversation, candidates)
+            try:
+                response = await context.call_model(self.client, request, purpose="select")
+            except ModelRequestError as exc:
+                if exc.status in (400, 422) and mechanism != "text":
+                    _REJECTED.setdefault(self._endpoint_key(), set()).add(mechanism)
+                    mechanisms = mechanisms[1:] or ["text"]
+                    continue
+                raise
+            selection.method = f"auto:{mechanism}"
+            selection.prompt_tokens += response.usage.prompt_tokens
+            selection.completion_tokens += response.usage.completion_tokens
+            message = response.message
+            raw = message.tool_calls[0].arguments if message.tool_calls else message.text
+            selection.raw_answers.append(raw)
+            choice = parse_choice(raw, candidates)
+            if choice is not None:
+                selection.choice = choice
+                selection.retries = attempt
+                return selection
+            attempt += 1
+            conversation = [
+                *conversation,
+                {"role": "assistant", "content": raw},
+                {
+                    "role": "user",
+                    "content": f"{raw!r} is not one of the permitted speakers. "
+                    f"Answer with exactly one of: {', '.join(candidates)}.",
+                },
+            ]
+        selection.retries = self.max_retries
+        why = (
+            f"the selector model gave no valid speaker in {self.max_retries + 1} answers "
+            f"({selection.raw_answers!r}); permitted: {', '.join(candidates)}"
+        )
+        selection.choice = self._apply_fallback(current, candidates, why)
+        selection.method += f"+fallback:{self.fallback}"
+        return selection
