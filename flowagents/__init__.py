@@ -24,6 +24,7 @@ from flowagents.agents import (
     GroupChatManager,
     ScriptedInput,
     UserProxyAgent,
+    register_function,
 )
 from flowagents.errors import (
     ConfigError,
@@ -55,6 +56,7 @@ from flowagents.models import (
     ScriptedModel,
 )
 from flowagents.runtime import RunResult, Runner
+from flowagents.tools import Tool, ToolOutcome, execute_tool_calls
 
 __version__ = "0.1.0"
 
@@ -89,12 +91,16 @@ __all__ = [
     "ScriptedModel",
     "SpecError",
     "StoreError",
+    "Tool",
     "ToolCall",
+    "ToolOutcome",
     "ToolResponse",
     "UserProxyAgent",
     "__version__",
     "check_graph",
     "compile_graph",
+    "execute_tool_calls",
     "graph_from_transitions",
     "load_graph_spec",
+    "register_function",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "GraphCompileError",
     "GraphLoadError",
     "HumanInputError",
+    "HumanInputNeeded",
     "ModelAuthError",
     "ModelError",
     "ModelRequestError",
@@ -217,6 +218,19 @@ class HumanInputError(RunError):
     """Human input was needed but none could be obtained."""
 
     code = "FA350"
+
+
+class HumanInputNeeded(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a non-interactive input provider: park the run until a human answers.
+
+    Not a FlowAgentsError: it is control flow, and the engine turns it into the run status
+    ``waiting_for_human`` instead of a failure.
+    """
+
+    def __init__(self, prompt: str, *, agent: str) -> None:
+        super().__init__(f"{agent} is waiting for human input: {prompt}")
+        self.prompt = prompt
+        self.agent = agent
 
 
 class StoreError(FlowAgentsError):

@@ -1,7 +1,7 @@
 """Conversable agents with the familiar API: send, receive, reply functions, chats."""
 
 from flowagents.agents._assistant import AssistantAgent
-from flowagents.agents._chat import ChatResult
+from flowagents.agents._chat import ChatResult, register_function
 from flowagents.agents._conversable import Agent, ConversableAgent, HumanInputMode
 from flowagents.agents._groupchat import GroupChat, GroupChatManager
 from flowagents.agents._human import ConsoleInput, ScriptedInput
@@ -18,4 +18,5 @@ __all__ = [
     "HumanInputMode",
     "ScriptedInput",
     "UserProxyAgent",
+    "register_function",
 ]

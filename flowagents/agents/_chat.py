@@ -212,3 +212,36 @@ async def initiate_chat_sequence(
         results.append(result)
         carryover.append(result.summary)
     return results
+
+
+async def nested_chats_reply(
+    agent: ConversableAgent, messages: list[dict[str, Any]], sender: Any, config: Any
+) -> tuple[bool, str | None]:
+    """Reply function of ``register_nested_chats``: run the chats, answer the last summary."""
+    chat_queue: list[dict[str, Any]] = [dict(chat) for chat in config]
+    if not chat_queue or not messages:
+        return False, None
+    last = messages[-1].get("content")
+    first = chat_queue[0]
+    if "message" not in first:
+        first["message"] = last if isinstance(last, str) else ""
+    elif callable(first["message"]):
+        first["message"] = first["message"](agent, first.get("recipient"), {"last": last})
+    for chat in chat_queue:
+        chat.setdefault("silent", True)
+        chat.setdefault("sender", agent)
+    results = await initiate_chat_sequence(agent, chat_queue)
+    return True, results[-1].summary if results else None
+
+
+def register_function(
+    function: Callable[..., Any],
+    *,
+    caller: ConversableAgent,
+    executor: ConversableAgent,
+    name: str | None = None,
+    description: str | None = None,
+) -> None:
+    """Offer ``function`` to ``caller``'s model and let ``executor`` run it."""
+    caller.register_for_llm(name=name, description=description)(function)
+    executor.register_for_execution(name=name)(function)

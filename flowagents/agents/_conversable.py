@@ -11,7 +11,7 @@ import inspect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from flowagents.agents import _builtin_replies as builtin
 from flowagents.agents._sync import run_sync
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from flowagents.runtime._context import InputProvider
     from flowagents.tools import Tool
 
+F = TypeVar("F", bound=Callable[..., Any])
+TOOL_ATTRIBUTE = "__flowagents_tool__"
 HumanInputMode: TypeAlias = Literal["ALWAYS", "TERMINATE", "NEVER"]
 ReplyValue: TypeAlias = str | dict[str, Any] | None
 ReplyFunction: TypeAlias = Callable[..., Any]
@@ -205,6 +207,67 @@ class ConversableAgent(Agent):
     def tools(self) -> list[Tool]:
         """Tools offered to this agent's model."""
         return list(self._tools_for_llm.values())
+
+    def register_for_llm(
+        self, *, name: str | None = None, description: str | None = None
+    ) -> Callable[[F], F]:
+        """Decorator: offer the function to this agent's model as a tool.
+
+        The schema comes from the type hints (``Annotated[T, "description"]`` for
+        parameters) through pydantic.
+        """
+        from flowagents.tools import Tool
+
+        def decorator(function: F) -> F:
+            tool = getattr(function, TOOL_ATTRIBUTE, None)
+            if tool is None or (name and tool.name != name) or description:
+                tool = Tool.from_function(function, name=name, description=description)
+            self._tools_for_llm[tool.name] = tool
+            setattr(function, TOOL_ATTRIBUTE, tool)
+            return function
+
+        return decorator
+
+    def register_for_execution(self, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: let this agent execute the function when a model calls it."""
+        from flowagents.tools import Tool
+
+        def decorator(function: F) -> F:
+            tool = getattr(function, TOOL_ATTRIBUTE, None)
+            if tool is None or (name and tool.name != name):
+                tool = Tool.from_function(function, name=name)
+                setattr(function, TOOL_ATTRIBUTE, tool)
+            self._function_map[tool.name] = tool
+            return function
+
+        return decorator
+
+    def register_nested_chats(
+        self,
+        chat_queue: list[dict[str, Any]],
+        trigger: Trigger,
+        reply_func_from_nested_chats: str | ReplyFunction = "summary_from_nested_chats",
+        position: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        """When ``trigger`` matches, answer with the outcome of a sequence of nested chats.
+
+        The first chat's message is the triggering message; each summary carries over into
+        the next chat, and the last summary is the reply. The nested chats are recorded in
+        the enclosing run under the current step.
+        """
+        from flowagents.agents._chat import nested_chats_reply
+
+        if reply_func_from_nested_chats != "summary_from_nested_chats":
+            if not callable(reply_func_from_nested_chats):
+                raise ConfigError(
+                    "reply_func_from_nested_chats must be 'summary_from_nested_chats' or a "
+                    f"callable, got {reply_func_from_nested_chats!r}",
+                    where=f"agent {self.name}",
+                )
+            self.register_reply(trigger, reply_func_from_nested_chats, position, chat_queue)
+            return
+        self.register_reply(trigger, nested_chats_reply, position, chat_queue, **kwargs)
 
     # -- reply functions -----------------------------------------------------------------
 

@@ -42,7 +42,13 @@ def client_from_spec(spec: ModelSpec) -> ModelClient:
     params = dict(spec.params)
     if spec.temperature is not None:
         params["temperature"] = spec.temperature
-    return OpenAIChatModel(model=spec.model, api_key=api_key, base_url=spec.base_url, **params)
+    return OpenAIChatModel(
+        model=spec.model,
+        api_key=api_key,
+        base_url=spec.base_url,
+        capabilities=spec.capabilities,
+        **params,
+    )
 
 
 def build_agent(

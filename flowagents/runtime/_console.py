@@ -26,7 +26,7 @@ class ConsolePrinter:
         """Print one event (the signature of an event sink)."""
         out = self.console
         if isinstance(event, MessageSent):
-            to = ", ".join(event.recipients) or "everyone"
+            to = ", ".join(event.recipients) if len(event.recipients) <= 2 else "all"
             out.print(f"[bold yellow]{escape(event.sender)}[/] (to {escape(to)}):\n")
             message = event.message
             if message.text:

@@ -68,6 +68,12 @@ class Interceptor(Protocol):
         """Answer a code execution."""
         ...
 
+    async def tool_results(
+        self, call: Callable[[], Awaitable[list[ToolResponse]]], *, step: str, node: str
+    ) -> list[ToolResponse]:
+        """Answer the tool calls of one message."""
+        ...
+
 
 def request_hash(model: str, request: ModelRequest) -> str:
     """A stable hash of everything that decides a model's answer."""
@@ -156,7 +162,29 @@ class RunContext:
         self.clock = clock
         self.usage = UsageTotals()
         self.human_inputs: list[str] = []
+        self.parent: RunContext | None = None
         self._seq = 0
+
+    @property
+    def is_idle(self) -> bool:
+        """True for the context of code running outside any run."""
+        return self is IDLE_CONTEXT
+
+    def child(self, *, sinks: Sequence[EventSink] = ()) -> RunContext:
+        """A context for a run nested in this one (nested chats, agents as tools).
+
+        Its events carry this run's id and go to this run's sinks (and ``sinks``), in this
+        run's sequence; its usage counts here too.
+        """
+        nested = RunContext(
+            self.run_id,
+            sinks=[*self.sinks, *sinks],
+            input_provider=self.input_provider,
+            interceptor=self.interceptor,
+            clock=self.clock,
+        )
+        nested.parent = self
+        return nested
 
     @property
     def recording(self) -> bool:
@@ -165,8 +193,11 @@ class RunContext:
 
     def emit(self, event: Event) -> Event:
         """Stamp ``event`` with its sequence number and time, and hand it to every sink."""
-        self._seq += 1
-        stamped = replace(event, seq=self._seq, ts=self.clock())
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        root._seq += 1
+        stamped = replace(event, seq=root._seq, ts=self.clock())
         for sink in self.sinks:
             sink(stamped)
         return stamped
@@ -185,7 +216,12 @@ class RunContext:
             response = await client.create(request)
         usage = response.usage
         model = usage.model or client.model
-        self.usage.add(model, usage.prompt_tokens, usage.completion_tokens, cached=response.cached)
+        context: RunContext | None = self
+        while context is not None:
+            context.usage.add(
+                model, usage.prompt_tokens, usage.completion_tokens, cached=response.cached
+            )
+            context = context.parent
         if self.sinks:
             self.emit(
                 ModelCalled(
@@ -270,40 +306,49 @@ class RunContext:
     async def call_tools(
         self, tools: Mapping[str, Any], calls: Sequence[ToolCall]
     ) -> list[ToolResponse]:
-        """Execute the tool calls of one message, with an event for each call and result."""
+        """Execute the tool calls of one message; record each call and its result."""
         from flowagents.tools import execute_tool_calls
 
-        if not self.sinks:
-            return await execute_tool_calls(calls, tools)
         scope = CURRENT_STEP.get()
+        durations: dict[str, float] = {}
 
-        def on_call(call: ToolCall) -> None:
-            self.emit(
-                ToolCalled(
-                    run_id=self.run_id,
-                    step=scope.step,
-                    node=scope.node,
-                    call_id=call.id,
-                    tool=call.name,
-                    arguments=call.arguments,
-                )
+        def timed(call: ToolCall, response: ToolResponse, duration_s: float) -> None:
+            durations[call.id] = duration_s
+
+        async def live() -> list[ToolResponse]:
+            return await execute_tool_calls(calls, tools, on_result=timed)
+
+        if self.interceptor is not None:
+            responses = await self.interceptor.tool_results(
+                live, step=scope.step, node=scope.node
             )
-
-        def on_result(call: ToolCall, response: ToolResponse, duration_s: float) -> None:
-            self.emit(
-                ToolReturned(
-                    run_id=self.run_id,
-                    step=scope.step,
-                    node=scope.node,
-                    call_id=call.id,
-                    tool=call.name,
-                    content=response.content,
-                    is_error=response.is_error,
-                    duration_s=duration_s,
+        else:
+            responses = await live()
+        if self.sinks:
+            for call, response in zip(calls, responses, strict=False):
+                self.emit(
+                    ToolCalled(
+                        run_id=self.run_id,
+                        step=scope.step,
+                        node=scope.node,
+                        call_id=call.id,
+                        tool=call.name,
+                        arguments=call.arguments,
+                    )
                 )
-            )
-
-        return await execute_tool_calls(calls, tools, on_call=on_call, on_result=on_result)
+                self.emit(
+                    ToolReturned(
+                        run_id=self.run_id,
+                        step=scope.step,
+                        node=scope.node,
+                        call_id=call.id,
+                        tool=call.name,
+                        content=response.content,
+                        is_error=response.is_error,
+                        duration_s=durations.get(call.id, 0.0),
+                    )
+                )
+        return responses
 
 
 IDLE_CONTEXT = RunContext()

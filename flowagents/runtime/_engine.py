@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flowagents.agents._builtin_replies import reply_to_message
 from flowagents.agents._conversable import Agent, ConversableAgent, to_oai_dict
-from flowagents.errors import FlowAgentsError, RunError, RunLocation
+from flowagents.errors import FlowAgentsError, HumanInputNeeded, RunError, RunLocation
 from flowagents.events import (
     ErrorRaised,
     Event,
@@ -99,6 +99,7 @@ class Runner:
         is_termination_msg: Callable[[dict[str, Any]], bool] | None = None,
         max_turns: int | None = None,
         seed: int = 0,
+        manifest: Mapping[str, Any] | None = None,
         observers: Sequence[list[dict[str, Any]]] = (),
     ) -> None:
         self.graph = graph
@@ -112,8 +113,9 @@ class Runner:
         self._is_termination_msg = is_termination_msg
         self._max_turns = max_turns
         self._seed = seed
+        self.manifest = dict(manifest or {})
         self._observers = list(observers)
-        self._clients: dict[str, ModelClient] = {}
+        self._clients: dict[tuple[int, str], ModelClient] = {}
         self._selectors: dict[int, SpeakerSelector] = {}
         self._ctx: RunContext = RunContext()
 
@@ -133,28 +135,40 @@ class Runner:
         ``preamble`` messages are delivered first (e.g. introductions); ``finalize`` computes
         the summary inside the run, so that a model it calls is part of the record.
         """
-        ctx = RunContext(
-            run_id or uuid.uuid4().hex[:16],
-            sinks=self.sinks,
-            input_provider=self._input_provider,
-            interceptor=self._interceptor,
-        )
+        outer = CURRENT_RUN.get()
+        prefix = ""
+        if outer.is_idle:
+            ctx = RunContext(
+                run_id or uuid.uuid4().hex[:16],
+                sinks=self.sinks,
+                input_provider=self._input_provider,
+                interceptor=self._interceptor,
+            )
+        else:
+            # A run inside a run (nested chats, an agent consulted as a tool): it is recorded
+            # in the enclosing run, under the step that started it.
+            ctx = outer.child(sinks=self.sinks)
+            if self._input_provider is not None:
+                ctx.input_provider = self._input_provider
+            prefix = f"{CURRENT_STEP.get().step}/{self.graph.name}."
         self._ctx = ctx
         run_token = CURRENT_RUN.set(ctx)
-        step_token = CURRENT_STEP.set(StepScope())
+        step_token = CURRENT_STEP.set(StepScope(prefix.rstrip(".") or "0"))
         graph = self.graph
-        scope = Scope(graph, self._resolve_agents(graph), self._keys(graph))
+        scope = Scope(graph, self._resolve_agents(graph), self._keys(graph), prefix=prefix)
         scope.observers = self._observers
         summary = ""
         outcome = _Outcome("no_task")
         status: RunStatus = "completed"
-        if ctx.sinks:
+        if ctx.sinks and ctx.parent is None:
             ctx.emit(
                 RunStarted(
                     run_id=ctx.run_id,
                     step="0",
                     graph=graph.name,
                     task=task.text if isinstance(task, Message) else task,
+                    manifest={"seed": self._seed, "graph_hash": graph.content_hash}
+                    | self.manifest,
                 )
             )
         try:
@@ -172,6 +186,12 @@ class Runner:
                 summary = await finalize(scope.transcript)
             elif scope.last_message is not None:
                 summary = scope.last_message.text
+            self._finish(scope, outcome, status)
+        except HumanInputNeeded as pause:
+            if ctx.parent is not None:
+                raise
+            outcome = _Outcome("waiting_for_human", pause.prompt, node=pause.agent)
+            status = "waiting_for_human"
             self._finish(scope, outcome, status)
         except asyncio.CancelledError:
             self._finish(scope, _Outcome("cancelled"), "cancelled")
@@ -203,11 +223,17 @@ class Runner:
             human_inputs=ctx.human_inputs,
         )
 
-    def run(self, task: str | Message | None = None, *, sender: str | None = None) -> RunResult:
+    def run(
+        self,
+        task: str | Message | None = None,
+        *,
+        sender: str | None = None,
+        run_id: str | None = None,
+    ) -> RunResult:
         """Synchronous ``arun``."""
         from flowagents.agents._sync import run_sync
 
-        return run_sync(self.arun(task, sender=sender))
+        return run_sync(self.arun(task, sender=sender, run_id=run_id))
 
     async def stream(
         self, task: str | Message | None = None, *, sender: str | None = None
@@ -238,7 +264,7 @@ class Runner:
             bound = self._agent_overrides.get(name) or graph.bindings.get(name)
             if bound is None:
                 assert node.agent is not None
-                bound = build_agent(node.agent, self._client_for)
+                bound = build_agent(node.agent, lambda name: self._client_for(name, graph))
             if not isinstance(bound, ConversableAgent):
                 raise RunError(
                     f"node {name!r} is bound to {bound!r}, which is not a ConversableAgent",
@@ -247,17 +273,25 @@ class Runner:
             agents[name] = bound
         return agents
 
-    def _client_for(self, model_name: str, graph: CompiledGraph | None = None) -> ModelClient:
-        """One client per named model config and run, shared by the agents that name it."""
-        client = self._clients.get(model_name)
+    def _client_for(self, model_name: str, graph: CompiledGraph) -> ModelClient:
+        """One client per named model config, shared by the agents that name it.
+
+        A subgroup's own models come first, then the enclosing (root) graph's.
+        """
+        owner = graph if model_name in graph.models else self.graph
+        key = (id(owner), model_name)
+        client = self._clients.get(key)
         if client is None:
             from flowagents.agents._factory import client_from_spec
 
-            spec = (graph or self.graph).models.get(model_name)
+            spec = owner.models.get(model_name)
             if spec is None:
-                raise RunError(f"no model named {model_name!r} in graph {self.graph.name!r}")
+                raise RunError(
+                    f"no model named {model_name!r} in graph {graph.name!r} "
+                    f"(models: {', '.join(graph.models) or 'none'})"
+                )
             client = client_from_spec(spec)
-            self._clients[model_name] = client
+            self._clients[key] = client
         return client
 
     def _keys(self, graph: CompiledGraph, hub: Agent | None = None) -> dict[str, Any]:
@@ -584,6 +618,9 @@ class Runner:
                 detail=outcome.detail,
             )
         )
-        ctx.emit(
-            RunFinished(run_id=ctx.run_id, step=current.step, status=status, reason=outcome.reason)
-        )
+        if ctx.parent is None:
+            ctx.emit(
+                RunFinished(
+                    run_id=ctx.run_id, step=current.step, status=status, reason=outcome.reason
+                )
+            )
