@@ -55,7 +55,7 @@ from flowagents.models import (
     OpenAIChatModel,
     ScriptedModel,
 )
-from flowagents.runtime import RunResult, Runner
+from flowagents.runtime import Runner, RunResult
 from flowagents.tools import Tool, ToolOutcome, execute_tool_calls
 
 __version__ = "0.1.0"

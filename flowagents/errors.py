@@ -220,7 +220,7 @@ class HumanInputError(RunError):
     code = "FA350"
 
 
-class HumanInputNeeded(Exception):  # noqa: N818 - a signal, not an error
+class HumanInputNeeded(Exception):
     """Raised by a non-interactive input provider: park the run until a human answers.
 
     Not a FlowAgentsError: it is control flow, and the engine turns it into the run status

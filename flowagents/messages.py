@@ -35,6 +35,7 @@ class ToolCall(BaseModel):
     arguments: str = "{}"
 
     def to_openai(self) -> dict[str, Any]:
+        """The Chat Completions ``tool_calls`` entry."""
         return {
             "id": self.id,
             "type": "function",
@@ -43,6 +44,7 @@ class ToolCall(BaseModel):
 
     @classmethod
     def from_openai(cls, data: Mapping[str, Any]) -> ToolCall:
+        """Read a Chat Completions ``tool_calls`` entry."""
         function = data.get("function") or {}
         return cls(
             id=str(data.get("id", "")),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flowagents.messages import Message, ToolCall
+from flowagents.messages import Message, ToolCall, ToolResponse
 from flowagents.models import ModelRequest
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ def current_run() -> Any:
     from flowagents.runtime._context import current_run as active
 
     return active()
+
 
 EXIT = "exit"
 USER_INTERRUPTED = "USER INTERRUPTED"
@@ -184,7 +185,11 @@ async def check_termination_and_human_reply(
                 "role": "user",
                 "content": reply,
                 "tool_responses": [
-                    {"tool_call_id": call.get("id", ""), "role": "tool", "content": USER_INTERRUPTED}
+                    {
+                        "tool_call_id": call.get("id", ""),
+                        "role": "tool",
+                        "content": USER_INTERRUPTED,
+                    }
                     for call in message["tool_calls"]
                 ],
             }
@@ -209,10 +214,12 @@ def reply_to_message(reply: str | dict[str, Any], name: str) -> Message:
         tool_calls=[ToolCall.from_openai(c) for c in calls] if calls else None,
         tool_responses=(
             [
-                {"tool_call_id": r.get("tool_call_id", ""), "content": str(r.get("content", ""))}
+                ToolResponse(
+                    tool_call_id=str(r.get("tool_call_id", "")), content=str(r.get("content", ""))
+                )
                 for r in responses
             ]
             if responses
             else None
-        ),  # type: ignore[arg-type]
+        ),
     )

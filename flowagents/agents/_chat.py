@@ -52,7 +52,10 @@ def pair_graph(first: str, second: str) -> CompiledGraph:
         name=f"{first}<->{second}",
         mode="dynamic",
         start=second,
-        agents=[AgentSpec(name=first, type="conversable"), AgentSpec(name=second, type="conversable")],
+        agents=[
+            AgentSpec(name=first, type="conversable"),
+            AgentSpec(name=second, type="conversable"),
+        ],
         edges=[
             EdgeSpec.model_validate({"from": first, "to": second}),
             EdgeSpec.model_validate({"from": second, "to": first}),
@@ -139,8 +142,12 @@ async def initiate_pair_chat(
 
     if isinstance(recipient, GroupChatManager):
         return await recipient.a_run_group_chat(
-            sender, message, clear_history=clear_history, silent=silent,
-            summary_method=summary_method, summary_args=summary_args,
+            sender,
+            message,
+            clear_history=clear_history,
+            silent=silent,
+            summary_method=summary_method,
+            summary_args=summary_args,
         )
     for one, other in ((sender, recipient), (recipient, sender)):
         one.reset_consecutive_auto_reply_counter(other)
@@ -150,7 +157,11 @@ async def initiate_pair_chat(
         message = message(sender, recipient, context)
     if message is None:
         message = await sender.a_get_human_input(">")
-    assert message is not None
+    if not isinstance(message, str | dict):
+        raise ConfigError(
+            f"the chat's message must be text or a message dict, got {type(message).__name__}",
+            where=f"chat {sender.name} -> {recipient.name}",
+        )
     if max_turns is not None and max_turns <= 0:
         return ChatResult(termination_reason="max_turns")
     runner = _runner_for(sender, recipient, silent=silent, max_turns=max_turns)

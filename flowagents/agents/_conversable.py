@@ -131,7 +131,7 @@ class ConversableAgent(Agent):
         if chat_messages:
             self._oai_messages.update(chat_messages)
         self._reply_func_list: list[_RegisteredReply] = []
-        self._function_map: dict[str, Callable[..., Any]] = dict(function_map or {})
+        self._function_map: dict[str, Callable[..., Any] | Tool] = dict(function_map or {})
         self._tools_for_llm: dict[str, Tool] = {}
         self.llm_config = llm_config
         self.client: ModelClient | None = self._make_client(llm_config)
@@ -191,7 +191,7 @@ class ConversableAgent(Agent):
         return self._code_executor
 
     @property
-    def function_map(self) -> dict[str, Callable[..., Any]]:
+    def function_map(self) -> dict[str, Callable[..., Any] | Tool]:
         """Functions this agent executes when a message asks for them by name."""
         return self._function_map
 
@@ -288,9 +288,12 @@ class ConversableAgent(Agent):
         callable ``(sender) -> bool``, None (no sender) or a list of those. Position 0 puts it
         first. Async functions are awaited.
         """
-        if not isinstance(trigger, type | str | Agent | list) and trigger is not None:
-            if not callable(trigger):
-                raise ConfigError(
+        if (
+            not isinstance(trigger, type | str | Agent | list)
+            and trigger is not None
+            and not callable(trigger)
+        ):
+            raise ConfigError(
                     f"trigger must be an agent class, an agent, a name, a callable, None or a "
                     f"list of those; got {trigger!r}",
                     where=f"agent {self.name}",
@@ -307,7 +310,9 @@ class ConversableAgent(Agent):
         )
         self._reply_func_list.insert(position, entry)
 
-    def replace_reply_func(self, old_reply_func: ReplyFunction, new_reply_func: ReplyFunction) -> None:
+    def replace_reply_func(
+        self, old_reply_func: ReplyFunction, new_reply_func: ReplyFunction
+    ) -> None:
         """Swap one registered reply function for another, keeping its trigger and position."""
         for entry in self._reply_func_list:
             if entry.function is old_reply_func:
@@ -399,7 +404,9 @@ class ConversableAgent(Agent):
         history = self._oai_messages.get(agent)
         return history[-1] if history else None
 
-    def clear_history(self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None) -> None:
+    def clear_history(
+        self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None
+    ) -> None:
         """Forget the messages with ``recipient`` (or with everyone)."""
         targets = [recipient] if recipient is not None else list(self._oai_messages)
         for target in targets:

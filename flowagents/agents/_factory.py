@@ -51,9 +51,7 @@ def client_from_spec(spec: ModelSpec) -> ModelClient:
     )
 
 
-def build_agent(
-    spec: AgentSpec, client_for: Callable[[str], ModelClient]
-) -> ConversableAgent:
+def build_agent(spec: AgentSpec, client_for: Callable[[str], ModelClient]) -> ConversableAgent:
     """A live agent for ``spec``; ``client_for`` turns a model name into its client."""
     if spec.factory:
         factory = import_reference(spec.factory)

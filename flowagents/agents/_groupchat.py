@@ -38,9 +38,9 @@ class GroupChat:
     max_round: int = 10
     admin_name: str = "Admin"
     func_call_filter: bool = True
-    speaker_selection_method: Literal["auto", "manual", "random", "round_robin"] | Callable[
-        ..., Any
-    ] = "auto"
+    speaker_selection_method: (
+        Literal["auto", "manual", "random", "round_robin"] | Callable[..., Any]
+    ) = "auto"
     max_retries_for_selecting_speaker: int = 2
     allow_repeat_speaker: bool | list[Agent] | None = True
     allowed_or_disallowed_speaker_transitions: dict[Any, list[Any]] | None = None
@@ -61,7 +61,10 @@ class GroupChat:
                 "allowed_or_disallowed_speaker_transitions needs speaker_transitions_type "
                 "('allowed' or 'disallowed')"
             )
-        if isinstance(self.allow_repeat_speaker, list) and self.allowed_or_disallowed_speaker_transitions:
+        if (
+            isinstance(self.allow_repeat_speaker, list)
+            and self.allowed_or_disallowed_speaker_transitions
+        ):
             raise ConfigError(
                 "give either allow_repeat_speaker as a list or speaker transitions, not both"
             )
@@ -79,7 +82,7 @@ class GroupChat:
         """The member after ``agent`` in order (among ``agents`` when given)."""
         order = self.agents
         pool = list(agents) if agents is not None else list(order)
-        start = order.index(agent) + 1 if agent in order else 0  # type: ignore[arg-type]
+        start = order.index(agent) + 1 if agent in order else 0  # type: ignore[arg-type,unused-ignore]
         for offset in range(len(order)):
             candidate = order[(start + offset) % len(order)]
             if candidate in pool:
@@ -106,7 +109,9 @@ class GroupChat:
         if isinstance(self.allow_repeat_speaker, list):
             repeaters = {agent.name for agent in self.allow_repeat_speaker}
             return {
-                agent: [other for other in self.agents if other is not agent or agent.name in repeaters]
+                agent: [
+                    other for other in self.agents if other is not agent or agent.name in repeaters
+                ]
                 for agent in self.agents
             }, "allowed"
         return None, "allowed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -37,10 +38,8 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         except KeyboardInterrupt:
             if not task.done():
                 task.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
                     loop.run_until_complete(task)
-                except (asyncio.CancelledError, KeyboardInterrupt):
-                    pass
             raise
     finally:
         try:

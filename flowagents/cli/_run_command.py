@@ -62,4 +62,3 @@ def run(
         console.print(f"[bold]result:[/] {result.summary}")
     if result.status == "failed":
         raise typer.Exit(code=1)
-

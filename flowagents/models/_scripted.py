@@ -11,9 +11,7 @@ from flowagents.messages import Message
 from flowagents.models._protocol import ModelRequest, ModelResponse, Usage
 
 ScriptedAnswer: TypeAlias = str | Message | ModelResponse | dict[str, Any] | BaseException
-ScriptedFunction: TypeAlias = Callable[
-    [ModelRequest], ScriptedAnswer | Awaitable[ScriptedAnswer]
-]
+ScriptedFunction: TypeAlias = Callable[[ModelRequest], ScriptedAnswer | Awaitable[ScriptedAnswer]]
 
 
 class ScriptedModel:

@@ -9,7 +9,7 @@ from flowagents.runtime._context import (
     current_run,
     request_hash,
 )
-from flowagents.runtime._engine import RunResult, RunStatus, Runner
+from flowagents.runtime._engine import Runner, RunResult, RunStatus
 from flowagents.runtime._selector import (
     SelectionFunction,
     SelectionMethod,

@@ -32,7 +32,9 @@ class ConsolePrinter:
             if message.text:
                 out.print(escape(message.text))
             for call in message.tool_calls or ():
-                out.print(f"[green]***** tool call {escape(call.name)}({escape(call.arguments)})[/]")
+                out.print(
+                    f"[green]***** tool call {escape(call.name)}({escape(call.arguments)})[/]"
+                )
             for response in message.tool_responses or ():
                 out.print(f"[green]***** tool result {escape(response.content)}[/]")
             out.print("\n" + "-" * 80)

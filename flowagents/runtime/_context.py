@@ -56,9 +56,7 @@ class Interceptor(Protocol):
         """Answer a model request, either from ``call()`` or from elsewhere."""
         ...
 
-    async def human_input(
-        self, call: Callable[[], Awaitable[str]], *, step: str, node: str
-    ) -> str:
+    async def human_input(self, call: Callable[[], Awaitable[str]], *, step: str, node: str) -> str:
         """Answer a human input request."""
         ...
 
@@ -271,9 +269,7 @@ class RunContext:
             )
         return text
 
-    async def execute_code(
-        self, executor: CodeExecutor, blocks: Sequence[CodeBlock]
-    ) -> CodeResult:
+    async def execute_code(self, executor: CodeExecutor, blocks: Sequence[CodeBlock]) -> CodeResult:
         """Run code blocks through ``executor`` and record a CodeExecuted event."""
         scope = CURRENT_STEP.get()
 
@@ -302,7 +298,6 @@ class RunContext:
             )
         return result
 
-
     async def call_tools(
         self, tools: Mapping[str, Any], calls: Sequence[ToolCall]
     ) -> list[ToolResponse]:
@@ -319,9 +314,7 @@ class RunContext:
             return await execute_tool_calls(calls, tools, on_result=timed)
 
         if self.interceptor is not None:
-            responses = await self.interceptor.tool_results(
-                live, step=scope.step, node=scope.node
-            )
+            responses = await self.interceptor.tool_results(live, step=scope.step, node=scope.node)
         else:
             responses = await live()
         if self.sinks:
@@ -353,7 +346,11 @@ class RunContext:
 
 IDLE_CONTEXT = RunContext()
 CURRENT_RUN: ContextVar[RunContext] = ContextVar("flowagents_run", default=IDLE_CONTEXT)
-CURRENT_STEP: ContextVar[StepScope] = ContextVar("flowagents_step", default=StepScope())
+# The default is never mutated: the engine sets a fresh StepScope for every turn.
+CURRENT_STEP: ContextVar[StepScope] = ContextVar(
+    "flowagents_step",
+    default=StepScope(),  # noqa: B039
+)
 
 
 def current_run() -> RunContext:

@@ -155,7 +155,8 @@ class Runner:
         run_token = CURRENT_RUN.set(ctx)
         step_token = CURRENT_STEP.set(StepScope(prefix.rstrip(".") or "0"))
         graph = self.graph
-        scope = Scope(graph, self._resolve_agents(graph), self._keys(graph), prefix=prefix)
+        agents = self._resolve_agents(graph)
+        scope = Scope(graph, agents, self._keys(graph, agents, self._hub), prefix=prefix)
         scope.observers = self._observers
         summary = ""
         outcome = _Outcome("no_task")
@@ -167,8 +168,7 @@ class Runner:
                     step="0",
                     graph=graph.name,
                     task=task.text if isinstance(task, Message) else task,
-                    manifest={"seed": self._seed, "graph_hash": graph.content_hash}
-                    | self.manifest,
+                    manifest={"seed": self._seed, "graph_hash": graph.content_hash} | self.manifest,
                 )
             )
         try:
@@ -294,15 +294,14 @@ class Runner:
             self._clients[key] = client
         return client
 
-    def _keys(self, graph: CompiledGraph, hub: Agent | None = None) -> dict[str, Any]:
-        names = [name for name, node in graph.nodes.items() if node.kind == "agent"]
-        hub = hub or self._hub
+    def _keys(
+        self, graph: CompiledGraph, agents: Mapping[str, ConversableAgent], hub: Agent | None
+    ) -> dict[str, Any]:
+        """Whom each agent hears from: its one peer in a pair, else the group's hub."""
+        names = list(agents)
         if hub is None and len(names) == 2 and len(graph.nodes) == 2:
-            agents = self._resolve_agents(graph) if graph is not self.graph else None
             a, b = names
-            lookup = agents or self._agent_overrides or dict(graph.bindings)
-            if a in lookup and b in lookup:
-                return {a: lookup[b], b: lookup[a]}
+            return {a: agents[b], b: agents[a]}
         shared = hub or _Hub(graph.name, graph.spec.description)
         return dict.fromkeys(names, shared)
 
@@ -328,9 +327,7 @@ class Runner:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    async def _open(
-        self, scope: Scope, task: str | Message, sender: str | None
-    ) -> str | _Outcome:
+    async def _open(self, scope: Scope, task: str | Message, sender: str | None) -> str | _Outcome:
         """Deliver the task as step 1 and return the first node to speak."""
         message = task if isinstance(task, Message) else Message(role="user", content=task)
         if sender is not None:
@@ -364,9 +361,7 @@ class Runner:
             turn = StepScope(step, current)
             CURRENT_STEP.set(turn)
             if ctx.sinks:
-                ctx.emit(
-                    NodeEntered(run_id=ctx.run_id, step=step, node=current, via=via)
-                )
+                ctx.emit(NodeEntered(run_id=ctx.run_id, step=step, node=current, via=via))
             if node.kind == "subgroup":
                 message = await self._run_subgroup(scope, node, step)
             else:
@@ -433,9 +428,10 @@ class Runner:
         if len(edges) == 1 or graph.mode == "static":
             chosen = edges[0]
         else:
-            chosen = await self._select(scope, current, edges, step)
-            if chosen is None:
+            selected = await self._select(scope, current, edges, step)
+            if selected is None:
                 return _Outcome("selector_stopped", node=current)
+            chosen = selected
         scope.count(chosen.key)
         return chosen.target
 
@@ -474,9 +470,7 @@ class Runner:
             scope.count(edge.key)
             branch = scope.fork(f"{step}/{edge.target}.")
             branches.append(branch)
-            tasks.append(
-                asyncio.ensure_future(self._converse(branch, edge.target, via=source))
-            )
+            tasks.append(asyncio.ensure_future(self._converse(branch, edge.target, via=source)))
         try:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             first = next(iter(done)).result()
@@ -523,9 +517,8 @@ class Runner:
         sub = node.subgraph
         assert sub is not None
         hub = _Hub(node.name, node.description)
-        child = Scope(
-            sub, self._resolve_agents(sub), self._keys(sub, hub), prefix=f"{step}/{node.name}."
-        )
+        agents = self._resolve_agents(sub)
+        child = Scope(sub, agents, self._keys(sub, agents, hub), prefix=f"{step}/{node.name}.")
         task = scope.last_message.text if scope.last_message else ""
         opening = Message(role="user", name=scope.last_speaker or "user", content=task)
         child_step = child.next_step()

@@ -26,11 +26,9 @@ if TYPE_CHECKING:
 Mechanism: TypeAlias = Literal["json_schema", "tool", "json_object", "text"]
 MECHANISMS: tuple[Mechanism, ...] = ("json_schema", "tool", "json_object", "text")
 SelectionFunction: TypeAlias = Callable[
-    [str, Sequence[str], "Scope"], "str | None | Awaitable[str | None]"
+    [str, Sequence[str], "Scope"], "str | Awaitable[str | None] | None"
 ]
-SelectionMethod: TypeAlias = (
-    Literal["auto", "round_robin", "random", "manual"] | SelectionFunction
-)
+SelectionMethod: TypeAlias = Literal["auto", "round_robin", "random", "manual"] | SelectionFunction
 _NAMED_METHODS = ("auto", "round_robin", "random", "manual")
 
 # Mechanisms each endpoint has refused, so the next run does not ask again.
@@ -83,9 +81,7 @@ def parse_choice(raw: str, candidates: Sequence[str]) -> str | None:
     folded = {name.lower(): name for name in candidates}
     if text.lower() in folded:
         return folded[text.lower()]
-    mentioned = [
-        name for name in candidates if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", raw)
-    ]
+    mentioned = [name for name in candidates if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", raw)]
     return mentioned[0] if len(mentioned) == 1 else None
 
 
