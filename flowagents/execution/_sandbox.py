@@ -1,0 +1,262 @@
+"""Running code inside a bubblewrap sandbox: no network, no host secrets, kernel limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from flowagents.errors import CodeExecutionError, SandboxUnavailableError
+from flowagents.execution._limits import ExecutionLimits, count_processes, rlimit_setter
+from flowagents.execution._process import ProcessOutcome, run_process
+from flowagents.execution._result import signal_name
+from flowagents.execution._run import SubprocessExecutor
+
+#: Where the work dir appears inside the sandbox.
+WORKSPACE = "/workspace"
+
+#: The uid and gid code runs as when the caller is root ("nobody").
+NOBODY = 65534
+
+_INSTALL_HINT = (
+    "install bubblewrap (apt-get install bubblewrap) or opt into unisolated execution with "
+    "code_execution_config={'executor': 'local'}"
+)
+
+# Top-level system dirs: bound read-only, or recreated as the symlinks they are on usrmerge
+# systems (/bin -> usr/bin).
+_SYSTEM_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+# What programs need from /etc; the rest of /etc (credentials, host config) stays out.
+_ETC_FILES = (
+    "alternatives",
+    "ca-certificates",
+    "group",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "mime.types",
+    "nsswitch.conf",
+    "os-release",
+    "passwd",
+    "protocols",
+    f"python{sys.version_info.major}.{sys.version_info.minor}",
+    f"python{sys.version_info.major}",
+    "services",
+    "ssl",
+    "timezone",
+)
+
+# Run as root inside the mount namespace just long enough to drop to the sandbox uid; with
+# --unshare-user instead, the sandbox uid would map to root outside, and root ignores
+# RLIMIT_NPROC, so a fork bomb would not be contained.
+# Python ignores SIGPIPE and SIGXFSZ and exec keeps that; restore the defaults the code expects.
+_DROP_PRIVILEGES = (
+    "import os, signal, sys\n"
+    "signal.signal(signal.SIGPIPE, signal.SIG_DFL); signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+    "uid, gid = int(sys.argv[1]), int(sys.argv[2])\n"
+    "os.setgroups([]); os.setresgid(gid, gid, gid); os.setresuid(uid, uid, uid)\n"
+    # chdir as the sandbox uid: root without capabilities may not enter a 0700 work dir.
+    "os.chdir(sys.argv[3])\n"
+    "os.execv(sys.argv[4], sys.argv[4:])\n"
+)
+
+
+def _interpreter_prefixes(python: str) -> list[str]:
+    """Directories to bind so ``python`` (a venv's or the system's) works inside."""
+    candidates = {
+        os.path.dirname(os.path.dirname(os.path.abspath(python))),
+        os.path.dirname(os.path.dirname(os.path.realpath(python))),
+    }
+    if python == sys.executable:
+        candidates |= {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix)}
+    home = str(Path.home())
+    prefixes = []
+    for path in sorted(candidates):
+        if path in ("/", home, "/usr") or path.startswith("/usr/"):
+            continue  # already bound, or too much to expose
+        prefixes.append(path)
+    return prefixes
+
+
+def _parents(path: str) -> list[str]:
+    parts = Path(path).parents
+    return [str(p) for p in reversed(parts) if str(p) not in ("/", "/tmp")]
+
+
+class SandboxExecutor(SubprocessExecutor):
+    """Run code blocks in a bubblewrap sandbox.
+
+    The code gets its own network (loopback only), pid, ipc and uts namespaces, a new terminal
+    session, read-only system dirs and interpreter, a private ``/tmp``, the work dir at
+    ``/workspace`` (its ``HOME``), and a scrubbed environment. When the caller is root the
+    code runs as ``sandbox_uid`` (nobody) so RLIMIT_NPROC applies.
+    """
+
+    def __init__(
+        self,
+        work_dir: Path | str = "coding",
+        limits: ExecutionLimits | None = None,
+        *,
+        python: str | None = None,
+        env: Mapping[str, str] | None = None,
+        bwrap: str = "bwrap",
+        sandbox_uid: int = NOBODY,
+        sandbox_gid: int = NOBODY,
+        ro_binds: Sequence[str | Path] = (),
+    ) -> None:
+        super().__init__(work_dir=work_dir, limits=limits)
+        found = shutil.which(bwrap)
+        if found is None:
+            raise SandboxUnavailableError(
+                f"bubblewrap was not found ({bwrap!r}); {_INSTALL_HINT}", where=bwrap
+            )
+        self.bwrap = found
+        self.python = os.path.abspath(python or sys.executable)
+        self.python_real = os.path.realpath(self.python)
+        self.extra_env = dict(env or {})
+        self.privileged = os.geteuid() == 0
+        self.sandbox_uid = sandbox_uid if self.privileged else os.getuid()
+        self.sandbox_gid = sandbox_gid if self.privileged else os.getgid()
+        self.ro_binds = [os.path.abspath(p) for p in ro_binds]
+        self._checked = False
+
+    @property
+    def name(self) -> str:
+        """``sandbox``."""
+        return "sandbox"
+
+    def _env(self) -> dict[str, str]:
+        env = {
+            "PATH": f"{os.path.dirname(self.python)}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": WORKSPACE,
+            "LANG": "C.UTF-8",
+            "TMPDIR": "/tmp",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        env.update(self.extra_env)
+        return env
+
+    def bwrap_argv(self, command: Sequence[str], *, info_fd: int | None = None) -> list[str]:
+        """Return the full ``bwrap ...`` command line that runs ``command`` in the sandbox."""
+        if self.privileged:
+            # No user namespace: see _DROP_PRIVILEGES. The shim needs only setuid/setgid.
+            args = [
+                self.bwrap,
+                *("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"),
+                "--unshare-cgroup-try",
+                *("--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"),
+            ]
+        else:
+            args = [self.bwrap, "--unshare-all"]
+        args += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for path in _SYSTEM_DIRS:
+            if os.path.islink(path):
+                args += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                args += ["--ro-bind", path, path]
+        args += ["--perms", "0755", "--dir", "/etc"]
+        for name in _ETC_FILES:
+            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        args += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+        for path in [*_interpreter_prefixes(self.python), *self.ro_binds]:
+            for parent in _parents(path):
+                # Without this, bwrap copies the host mode (0700 for /root) and nobody
+                # could reach the interpreter.
+                args += ["--perms", "0755", "--dir", parent]
+            args += ["--ro-bind", path, path]
+        args += ["--bind", str(self.work_dir), WORKSPACE]
+        if not self.privileged:
+            args += ["--chdir", WORKSPACE]
+        args += ["--clearenv"]
+        for key, value in self._env().items():
+            args += ["--setenv", key, value]
+        if info_fd is not None:
+            args += ["--info-fd", str(info_fd)]
+        args.append("--")
+        if self.privileged:
+            uid, gid = str(self.sandbox_uid), str(self.sandbox_gid)
+            args += [self.python_real, "-I", "-S", "-c", _DROP_PRIVILEGES, uid, gid, WORKSPACE]
+        return args + list(command)
+
+    def _command(self, language: str, path: Path) -> list[str]:
+        inside = f"{WORKSPACE}/{path.name}"
+        if language == "python":
+            # The venv's own path (not its target) so that python finds pyvenv.cfg.
+            return [self.python, inside]
+        return ["/bin/bash" if language == "bash" else "/bin/sh", inside]
+
+    async def _spawn(
+        self, command: Sequence[str], *, timeout_s: float, output_limit: int
+    ) -> tuple[ProcessOutcome, bool]:
+        """Run ``command`` in the sandbox; also say whether bwrap got as far as starting it."""
+        count = await asyncio.to_thread(count_processes, self.sandbox_uid)
+        nproc = count + self.limits.max_processes
+        read_fd, write_fd = os.pipe()
+        try:
+            outcome = await run_process(
+                self.bwrap_argv(command, info_fd=write_fd),
+                cwd=self.work_dir,
+                env={},
+                timeout_s=timeout_s,
+                output_limit=output_limit,
+                preexec_fn=rlimit_setter(self.limits, nproc=nproc),
+                pass_fds=(write_fd,),
+            )
+        finally:
+            os.close(write_fd)
+        try:
+            os.set_blocking(read_fd, False)
+            with contextlib.suppress(BlockingIOError):
+                started = bool(os.read(read_fd, 4096))
+        finally:
+            os.close(read_fd)
+        return outcome, started
+
+    async def _prepare(self) -> None:
+        if self.privileged:
+            os.chown(self.work_dir, self.sandbox_uid, self.sandbox_gid)
+        # Probed once per executor; two concurrent first runs just probe twice.
+        if self._checked:
+            return
+        outcome, started = await self._spawn(
+            [self.python_real, "-I", "-S", "-c", "pass"],
+            timeout_s=30.0,
+            output_limit=64 * 1024,
+        )
+        if outcome.returncode != 0 or not started:
+            detail = outcome.output.decode(errors="replace").strip()
+            raise SandboxUnavailableError(
+                f"bubblewrap cannot create the sandbox here (exit {outcome.returncode}: "
+                f"{detail}); namespaces may be disabled (user.max_user_namespaces, "
+                f"a container without CAP_SYS_ADMIN); {_INSTALL_HINT}",
+                where=self.bwrap,
+            )
+        self._checked = True
+
+    def _decode_returncode(self, returncode: int) -> tuple[int, str | None]:
+        # bwrap reports a child killed by signal N as exit 128+N.
+        if returncode > 128 and (name := signal_name(returncode - 128)) is not None:
+            return returncode, name
+        return super()._decode_returncode(returncode)
+
+    async def _run_file(self, language: str, path: Path, output_limit: int) -> ProcessOutcome:
+        outcome, started = await self._spawn(
+            self._command(language, path),
+            timeout_s=self.limits.timeout_s,
+            output_limit=output_limit,
+        )
+        if not started and not outcome.timed_out:
+            detail = outcome.output.decode(errors="replace").strip()
+            raise CodeExecutionError(
+                f"the sandbox did not start (exit {outcome.returncode}): {detail}",
+                where=f"{self.bwrap} for {path}",
+            )
+        return outcome
