@@ -5,8 +5,9 @@ pictures all consume it. Every event names its run, its ``step`` (a stable id su
 ``"7"``, ``"7/review:2"`` inside a subgroup or ``"4/b:search:1"`` inside a parallel branch,
 the same on every run of the same graph and inputs) and the node path that produced it.
 
-Events are plain frozen dataclasses so that the hot loop stays cheap; ``EVENT_ADAPTER``
-(pydantic) validates and serialises them at the edges (store, export, replay).
+Events are plain slots dataclasses so that the hot loop stays cheap (a frozen dataclass costs
+twice as much to build); treat them as immutable once emitted. ``EVENT_ADAPTER`` (pydantic)
+validates and serialises them at the edges (store, export, replay).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class _Header:
     run_id: str
     step: str
@@ -48,7 +49,7 @@ class _Header:
     ts: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class RunStarted(_Header):
     """A run began: which graph, with which inputs."""
 
@@ -58,7 +59,7 @@ class RunStarted(_Header):
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class NodeEntered(_Header):
     """Control reached a node (an agent's turn or a subgroup)."""
 
@@ -66,14 +67,14 @@ class NodeEntered(_Header):
     via: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class NodeLeft(_Header):
     """A node finished its turn."""
 
     kind: Literal["node_left"] = "node_left"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class MessageSent(_Header):
     """A node produced a message; ``recipients`` are the nodes it was delivered to."""
 
@@ -83,7 +84,7 @@ class MessageSent(_Header):
     recipients: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class SpeakerSelected(_Header):
     """The next node was chosen among ``candidates``."""
 
@@ -97,7 +98,7 @@ class SpeakerSelected(_Header):
     completion_tokens: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ModelCalled(_Header):
     """A model answered a request; ``request_hash`` identifies the request exactly."""
 
@@ -111,7 +112,7 @@ class ModelCalled(_Header):
     purpose: Literal["reply", "select", "summary"] = "reply"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ToolCalled(_Header):
     """A tool call was started."""
 
@@ -121,7 +122,7 @@ class ToolCalled(_Header):
     arguments: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ToolReturned(_Header):
     """A tool call finished; ``is_error`` when it raised or its arguments were invalid."""
 
@@ -133,7 +134,7 @@ class ToolReturned(_Header):
     duration_s: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class CodeExecuted(_Header):
     """A code block ran."""
 
@@ -147,7 +148,7 @@ class CodeExecuted(_Header):
     duration_s: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class HumanInputRequested(_Header):
     """A human was asked for input."""
 
@@ -155,7 +156,7 @@ class HumanInputRequested(_Header):
     prompt: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class HumanInputReceived(_Header):
     """A human answered (empty text means: let the agent auto-reply)."""
 
@@ -163,7 +164,7 @@ class HumanInputReceived(_Header):
     text: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ErrorRaised(_Header):
     """An error stopped a node or the run; ``code`` is the FlowAgentsError code."""
 
@@ -173,7 +174,7 @@ class ErrorRaised(_Header):
     message: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Terminated(_Header):
     """The conversation ended; ``reason`` says why (see TerminationReason)."""
 
@@ -182,7 +183,7 @@ class Terminated(_Header):
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class RunFinished(_Header):
     """The run ended with ``status``: completed, failed, cancelled or waiting_for_human."""
 

@@ -68,14 +68,34 @@ def _default_is_termination_msg(message: dict[str, Any]) -> bool:
     return isinstance(content, str) and content.strip() == "TERMINATE"
 
 
+def _trigger_matcher(trigger: Trigger) -> Callable[[Any], bool]:
+    """A predicate for ``trigger``, built once at registration (it runs on every turn)."""
+    if trigger is None:
+        return lambda sender: sender is None
+    if isinstance(trigger, str):
+        return lambda sender: sender is not None and getattr(sender, "name", None) == trigger
+    if isinstance(trigger, type):
+        return lambda sender: isinstance(sender, trigger)
+    if isinstance(trigger, Agent):
+        return lambda sender: sender is trigger
+    if isinstance(trigger, list):
+        classes = tuple(t for t in trigger if isinstance(t, type))
+        if len(classes) == len(trigger) - (None in trigger) and None in trigger:
+            # The common [Agent, None]: one isinstance check.
+            return lambda sender: sender is None or isinstance(sender, classes)
+        matchers = [_trigger_matcher(t) for t in trigger]
+        return lambda sender: any(match(sender) for match in matchers)
+    return lambda sender: bool(trigger(sender))
+
+
 @dataclass(slots=True)
 class _RegisteredReply:
     trigger: Trigger
+    matches: Callable[[Any], bool]
     function: ReplyFunction
     is_async: bool
     config: Any
     reset_config: Callable[[Any], None] | None
-    is_bound_builtin: bool
 
 
 class ConversableAgent(Agent):
@@ -302,11 +322,11 @@ class ConversableAgent(Agent):
             self._reply_func_list.clear()
         entry = _RegisteredReply(
             trigger=trigger,
+            matches=_trigger_matcher(trigger),
             function=reply_func,
             is_async=inspect.iscoroutinefunction(reply_func),
             config=config,
             reset_config=reset_config,
-            is_bound_builtin=getattr(reply_func, "__module__", "") == builtin.__name__,
         )
         self._reply_func_list.insert(position, entry)
 
@@ -331,22 +351,6 @@ class ConversableAgent(Agent):
         else:
             self._consecutive_auto_reply_counter[sender] = 0
 
-    @staticmethod
-    def _match_trigger(trigger: Trigger, sender: Any) -> bool:
-        if trigger is None:
-            return sender is None
-        if isinstance(trigger, str):
-            return sender is not None and getattr(sender, "name", None) == trigger
-        if isinstance(trigger, type):
-            return isinstance(sender, trigger)
-        if isinstance(trigger, Agent):
-            return trigger is sender
-        if isinstance(trigger, list):
-            return any(ConversableAgent._match_trigger(t, sender) for t in trigger)
-        if callable(trigger):
-            return bool(trigger(sender))
-        return False
-
     async def a_generate_reply(
         self,
         messages: list[dict[str, Any]] | None = None,
@@ -360,7 +364,7 @@ class ConversableAgent(Agent):
             function = entry.function
             if exclude and function in exclude:
                 continue
-            if not self._match_trigger(entry.trigger, sender):
+            if not entry.matches(sender):
                 continue
             if entry.is_async:
                 final, reply = await function(self, messages, sender, entry.config)

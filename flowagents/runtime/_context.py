@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flowagents.events import (
@@ -191,14 +191,19 @@ class RunContext:
 
     def emit(self, event: Event) -> Event:
         """Stamp ``event`` with its sequence number and time, and hand it to every sink."""
+        root = self if self.parent is None else self._root()
+        root._seq += 1
+        event.seq = root._seq
+        event.ts = self.clock()
+        for sink in self.sinks:
+            sink(event)
+        return event
+
+    def _root(self) -> RunContext:
         root = self
         while root.parent is not None:
             root = root.parent
-        root._seq += 1
-        stamped = replace(event, seq=root._seq, ts=self.clock())
-        for sink in self.sinks:
-            sink(stamped)
-        return stamped
+        return root
 
     async def call_model(
         self, client: ModelClient, request: ModelRequest, *, purpose: str = "reply"

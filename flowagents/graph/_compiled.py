@@ -1,0 +1,294 @@
+"""The compiled graph: immutable, checked, and the only thing the runtime executes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal, NoReturn
+
+import networkx as nx
+import yaml
+
+from flowagents.graph._findings import Finding
+from flowagents.graph._guards import Guard, GuardContext
+from flowagents.graph._spec import AgentSpec, GraphSpec, ModelSpec, SelectorSpec, TerminationSpec
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledEdge:
+    """A permitted transition; ``index`` is its position among the graph's edges."""
+
+    source: str
+    target: str
+    guard: Guard | None = None
+    label: str | None = None
+    parallel: bool = False
+    max_traversals: int | None = None
+    index: int = 0
+
+    @property
+    def key(self) -> str:
+        """The counter key of this edge, ``"src->dst"``."""
+        return f"{self.source}->{self.target}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledNode:
+    """A node: an agent (``agent`` set) or a nested subgroup (``subgraph`` set)."""
+
+    name: str
+    kind: Literal["agent", "subgroup"]
+    agent: AgentSpec | None = None
+    subgraph: CompiledGraph | None = None
+    description: str = ""
+    max_visits: int | None = None
+    join: Literal["all", "any"] | None = None
+    allow_repeat: bool = False
+    summary: Literal["last_msg", "reflection"] = "last_msg"
+    expose: Literal["summary", "all"] = "summary"
+
+
+class CompiledGraph:
+    """A checked conversation graph. Immutable; equal when their content hashes are equal.
+
+    ``bindings`` maps node names to live agent objects given to the builder; they are not part
+    of equality, the hash or the YAML form.
+    """
+
+    __slots__ = (
+        "_bindings",
+        "_canonical",
+        "_edges",
+        "_findings",
+        "_hash",
+        "_in",
+        "_models",
+        "_name",
+        "_nodes",
+        "_nx",
+        "_out",
+        "_source",
+        "_spec",
+    )
+    _bindings: Mapping[str, object]
+    _canonical: GraphSpec
+    _edges: tuple[CompiledEdge, ...]
+    _findings: tuple[Finding, ...]
+    _hash: str | None
+    _in: dict[str, tuple[CompiledEdge, ...]]
+    _models: Mapping[str, ModelSpec]
+    _name: str
+    _nodes: Mapping[str, CompiledNode]
+    _nx: nx.DiGraph
+    _out: dict[str, tuple[CompiledEdge, ...]]
+    _source: str | None
+    _spec: GraphSpec
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        spec: GraphSpec,
+        canonical: GraphSpec,
+        nodes: Mapping[str, CompiledNode],
+        edges: Sequence[CompiledEdge],
+        graph: nx.DiGraph,
+        source: str | None = None,
+        bindings: Mapping[str, object] | None = None,
+        findings: Sequence[Finding] = (),
+    ) -> None:
+        out: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
+        into: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
+        for edge in edges:
+            out[edge.source].append(edge)
+            into[edge.target].append(edge)
+        init = object.__setattr__
+        init(self, "_name", name)
+        init(self, "_spec", spec)
+        init(self, "_canonical", canonical)
+        init(self, "_hash", None)
+        init(self, "_nodes", MappingProxyType(dict(nodes)))
+        init(self, "_edges", tuple(edges))
+        init(self, "_out", {node: tuple(items) for node, items in out.items()})
+        init(self, "_in", {node: tuple(items) for node, items in into.items()})
+        init(self, "_nx", graph)
+        init(self, "_models", MappingProxyType(dict(spec.models)))
+        init(self, "_source", source)
+        init(self, "_bindings", MappingProxyType(dict(bindings or {})))
+        init(self, "_findings", tuple(findings))
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise AttributeError(f"CompiledGraph is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"CompiledGraph is immutable (cannot delete {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CompiledGraph):
+            return NotImplemented
+        return self.content_hash == other.content_hash
+
+    def __hash__(self) -> int:
+        return hash(self.content_hash)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CompiledGraph {self._name!r} mode={self.mode} nodes={len(self._nodes)} "
+            f"edges={len(self._edges)}>"
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def mode(self) -> Literal["static", "dynamic"]:
+        return self._spec.mode
+
+    @property
+    def start(self) -> str:
+        """The first speaker ("" only in graphs that failed FG003)."""
+        return self._spec.start or ""
+
+    @property
+    def nodes(self) -> Mapping[str, CompiledNode]:
+        """Nodes in declaration order (agents, then subgroups)."""
+        return self._nodes
+
+    @property
+    def edges(self) -> tuple[CompiledEdge, ...]:
+        """Every edge in declaration order."""
+        return self._edges
+
+    @property
+    def termination(self) -> TerminationSpec:
+        return self._spec.termination
+
+    @property
+    def selector(self) -> SelectorSpec:
+        return self._spec.selector
+
+    @property
+    def models(self) -> Mapping[str, ModelSpec]:
+        return self._models
+
+    @property
+    def spec(self) -> GraphSpec:
+        """The spec as written (subgroup file references kept)."""
+        return self._spec
+
+    @property
+    def canonical_spec(self) -> GraphSpec:
+        """The spec with its name filled in and subgroup files inlined (what is hashed)."""
+        return self._canonical
+
+    @property
+    def source(self) -> str | None:
+        """The file this graph was loaded from, if any."""
+        return self._source
+
+    @property
+    def bindings(self) -> Mapping[str, object]:
+        return self._bindings
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The warnings (never errors: those stop compilation) the compiler reported."""
+        return self._findings
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the canonical spec (subgroup files inlined, keys sorted), hex."""
+        if self._hash is None:  # computed on first use: a pure function of the spec
+            data = self._canonical.model_dump(mode="json", by_alias=True)
+            text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            object.__setattr__(self, "_hash", hashlib.sha256(text.encode()).hexdigest())
+        assert self._hash is not None
+        return self._hash
+
+    def out_edges(self, node: str) -> tuple[CompiledEdge, ...]:
+        """Edges leaving ``node``, in declared order."""
+        return self._out[node]
+
+    def in_edges(self, node: str) -> tuple[CompiledEdge, ...]:
+        """Edges entering ``node``, in declared order."""
+        return self._in[node]
+
+    def successors(self, node: str, ctx: GuardContext) -> tuple[CompiledEdge, ...]:
+        """Out-edges that may be taken now: guard passes (or none) and bound not exhausted."""
+        counters = ctx.counters
+        return tuple(
+            edge
+            for edge in self._out[node]
+            if (edge.max_traversals is None or counters.get(edge.key, 0) < edge.max_traversals)
+            and (edge.guard is None or edge.guard.evaluate(ctx))
+        )
+
+    def walk(self) -> Iterator[tuple[tuple[str, ...], CompiledGraph]]:
+        """Yield this graph and every nested subgroup graph, with its node path."""
+        yield (), self
+        for node in self._nodes.values():
+            if node.subgraph is not None:
+                for path, graph in node.subgraph.walk():
+                    yield (node.name, *path), graph
+
+    def to_networkx(self) -> nx.DiGraph:
+        """Return a new networkx graph; attributes ``node`` / ``edge`` hold our objects.
+
+        Nodes also carry ``kind`` and ``description``; edges carry ``index``, ``guard``,
+        ``label``, ``parallel`` and ``max_traversals``. The graph attributes are ``name``,
+        ``mode`` and ``start``.
+        """
+        graph = nx.DiGraph(name=self._name, mode=self.mode, start=self.start)
+        graph.add_nodes_from(
+            (n.name, {"node": n, "kind": n.kind, "description": n.description})
+            for n in self._nodes.values()
+        )
+        graph.add_edges_from(
+            (
+                e.source,
+                e.target,
+                {
+                    "edge": e,
+                    "index": e.index,
+                    "guard": e.guard,
+                    "label": e.label,
+                    "parallel": e.parallel,
+                    "max_traversals": e.max_traversals,
+                },
+            )
+            for e in self._edges
+        )
+        return graph
+
+    def to_yaml(self, *, inline_subgroups: bool = True) -> str:
+        """Write the graph as YAML; loading it compiles to an equal graph.
+
+        With ``inline_subgroups=False`` subgroup file references are written as they were.
+        """
+        spec = self._canonical if inline_subgroups else self._spec
+        return dump_spec_yaml(spec)
+
+
+def dump_spec_yaml(spec: GraphSpec) -> str:
+    """Write a spec as YAML, defaults left out, fields in schema order."""
+    data = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that double-quotes (and so escapes) text with a raw NEL (U+0085).
+
+    Unescaped, a reader takes NEL for a line break and the text would not round-trip.
+    """
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if "\x85" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)

@@ -1,0 +1,160 @@
+"""Every finding code has a broken fixture; each is reported with its code at file:line:col."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flowagents.errors import GraphCompileError, GraphLoadError
+from flowagents.graph import CODES, check_graph, compile_graph, load_graph_spec
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GRAPHS = Path(__file__).parents[2] / "graphs"
+
+# (fixture, code, file the finding points into, line, column)
+CASES = [
+    ("fg001_unknown_node.yaml", "FG001", "fg001_unknown_node.yaml", 7, 19),
+    ("fg002_duplicate_name.yaml", "FG002", "fg002_duplicate_name.yaml", 5, 11),
+    ("fg003_missing_start.yaml", "FG003", "fg003_missing_start.yaml", 1, 1),
+    ("fg004_unreachable.yaml", "FG004", "fg004_unreachable.yaml", 5, 11),
+    ("fg005_trap.yaml", "FG005", "fg005_trap.yaml", 5, 11),
+    ("fg006_unbounded_cycle.yaml", "FG006", "fg006_unbounded_cycle.yaml", 3, 11),
+    ("fg007_ambiguous_static.yaml", "FG007", "fg007_ambiguous_static.yaml", 9, 5),
+    ("fg008_orphan_join.yaml", "FG008", "fg008_orphan_join.yaml", 5, 11),
+    ("fg009_cycle_a.yaml", "FG009", "fg009_cycle_b.yaml", 6, 12),
+    ("fg010_self_loop.yaml", "FG010", "fg010_self_loop.yaml", 6, 5),
+    ("fg011_isolated.yaml", "FG011", "fg011_isolated.yaml", 5, 11),
+    ("fg012_dynamic_no_selector.yaml", "FG012", "fg012_dynamic_no_selector.yaml", 4, 11),
+    ("fg013_unknown_model.yaml", "FG013", "fg013_unknown_model.yaml", 6, 12),
+    ("fg014_duplicate_edge.yaml", "FG014", "fg014_duplicate_edge.yaml", 7, 5),
+    ("fg015_unknown_counter.yaml", "FG015", "fg015_unknown_counter.yaml", 8, 12),
+    ("fg016_missing_file.yaml", "FG016", "fg016_missing_file.yaml", 6, 12),
+    ("fg017_no_end.yaml", "FG017", "fg017_no_end.yaml", 9, 3),
+]
+
+
+@pytest.mark.parametrize(("fixture", "code", "file", "line", "column"), CASES)
+def test_fixture_reports_its_code_at_its_position(
+    fixture: str, code: str, file: str, line: int, column: int
+) -> None:
+    findings = [f for f in check_graph(FIXTURES / fixture) if f.code == code]
+    assert findings, f"{fixture} did not report {code}"
+    location = findings[0].location
+    assert location is not None
+    assert (Path(location.file).name, location.line, location.column) == (file, line, column)
+    # FG017 is an error here (nothing can stop the run); a warning otherwise, as CODES says
+    severity = "error" if code == "FG017" else CODES[code][0]
+    assert findings[0].severity == severity
+    assert str(findings[0]).startswith(f"{location}: {severity} {code} ")
+
+
+def test_every_finding_code_has_a_fixture() -> None:
+    assert {case[1] for case in CASES} == set(CODES)
+
+
+def test_findings_name_the_nodes_they_concern() -> None:
+    findings = check_graph(FIXTURES / "fg005_trap.yaml")
+    assert sorted(str(f.node) for f in findings if f.code == "FG005") == ["b", "b2"]
+    unreachable = check_graph(FIXTURES / "fg004_unreachable.yaml")
+    assert [f.node for f in unreachable] == ["c"]
+
+
+def test_include_cycle_names_the_chain() -> None:
+    (finding,) = [f for f in check_graph(FIXTURES / "fg009_cycle_a.yaml") if f.code == "FG009"]
+    assert "fg009_cycle_a.yaml -> " in finding.message
+    assert finding.message.count("fg009_cycle_a.yaml") == 2
+    assert finding.message.endswith("fg009_cycle_a.yaml")
+
+
+def test_a_file_including_itself_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "self.yaml").write_text(
+        "start: a\nagents: [{name: a}]\nsubgroups:\n  - name: again\n    graph: self.yaml\n"
+        "edges: [{from: a, to: again}]\n"
+    )
+    (finding,) = [f for f in check_graph(tmp_path / "self.yaml") if f.code == "FG009"]
+    assert (finding.location.line, finding.location.column) == (5, 12)  # type: ignore[union-attr]
+    assert finding.message.count("self.yaml") == 2
+
+
+def test_no_end_is_only_a_warning_when_something_can_stop_the_run(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    text = (FIXTURES / "fg017_no_end.yaml").read_text().replace("keyword: null", "max_turns: 4")
+    path.write_text(text)
+    codes = {(f.code, f.severity) for f in check_graph(path)}
+    assert ("FG017", "warning") in codes
+
+
+def test_compile_raises_with_every_finding() -> None:
+    with pytest.raises(GraphCompileError) as info:
+        compile_graph(FIXTURES / "fg005_trap.yaml")
+    error = info.value
+    codes = [f.code for f in error.findings]  # type: ignore[attr-defined]
+    assert codes.count("FG005") == 2
+    assert str(error.where).endswith("fg005_trap.yaml:5:11")
+    assert "fg005_trap.yaml:6:11: error FG005" in str(error)
+
+
+def test_warnings_do_not_stop_compilation_and_are_kept() -> None:
+    compiled = compile_graph(FIXTURES / "fg004_unreachable.yaml")
+    assert [f.code for f in compiled.findings] == ["FG004"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "line", "column", "text"),
+    [
+        ("load_malformed.yaml", 5, 1, "malformed YAML"),
+        ("load_schema.yaml", 5, 38, "edges.0.max_traversals"),
+        ("load_duplicate_key.yaml", 4, 1, "duplicate key 'start'"),
+        ("load_bad_guard.yaml", 11, 21, "invalid regular expression"),
+    ],
+)
+def test_unloadable_files_raise_with_position(
+    fixture: str, line: int, column: int, text: str
+) -> None:
+    with pytest.raises(GraphLoadError) as info:
+        check_graph(FIXTURES / fixture)
+    where = info.value.where
+    assert (Path(where.file).name, where.line, where.column) == (fixture, line, column)  # type: ignore[attr-defined]
+    assert text in info.value.message
+    with pytest.raises(GraphLoadError):
+        load_graph_spec(FIXTURES / fixture)
+
+
+def test_missing_file_and_non_mapping_raise_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(GraphLoadError, match="cannot read"):
+        check_graph(tmp_path / "nope.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(GraphLoadError, match="must hold a mapping") as info:
+        check_graph(tmp_path / "list.yaml")
+    assert str(info.value.where).endswith("list.yaml:1:1")
+    (tmp_path / "empty.yaml").write_text("# nothing\n")
+    with pytest.raises(GraphLoadError, match="empty"):
+        check_graph(tmp_path / "empty.yaml")
+
+
+def test_findings_in_nested_files_point_into_those_files(tmp_path: Path) -> None:
+    shutil.copytree(GRAPHS, tmp_path / "graphs")
+    qa = tmp_path / "graphs" / "teams" / "qa_team.yaml"
+    text = qa.read_text()
+    qa.write_text(text.replace("{from: tester, to: triager}", "{from: tester, to: fixer}"))
+    findings = check_graph(tmp_path / "graphs" / "team_of_teams.yaml")
+    (finding,) = [f for f in findings if f.code == "FG001"]
+    assert finding.location is not None and finding.location.file.endswith("qa_team.yaml")
+    assert finding.graph == "team_of_teams/engineering/qa_team"
+    text_lines = qa.read_text().splitlines()
+    assert "fixer" in text_lines[finding.location.line - 1][finding.location.column - 1 :]
+
+
+def test_findings_in_inline_subgroups_point_into_the_including_file(tmp_path: Path) -> None:
+    path = tmp_path / "outer.yaml"
+    path.write_text(
+        "start: a\nagents: [{name: a}]\nsubgroups:\n  - name: inner\n    graph:\n"
+        "      start: x\n      agents: [{name: x}, {name: y}]\n"
+        "      edges: [{from: x, to: y}, {from: x, to: zz}]\n"
+        "edges: [{from: a, to: inner}]\n"
+    )
+    (finding,) = check_graph(path)
+    assert (finding.code, finding.graph) == ("FG001", "outer/inner")
+    assert (finding.location.line, finding.location.column) == (8, 47)  # type: ignore[union-attr]
