@@ -156,11 +156,10 @@ async def check_termination_and_human_reply(
                 f"Give feedback to {sender_name}; press enter or type 'exit' to stop the "
                 "conversation: "
             )
-            if not reply:
+            # Enter on a termination message stops; on any other message it auto-replies.
+            if not reply and terminate:
                 reply = EXIT
-                agent.stop_reason = (
-                    "is_termination_msg" if terminate else "max_consecutive_auto_reply"
-                )
+                agent.stop_reason = "is_termination_msg"
     elif agent._is_termination_msg(message):
         if mode == "NEVER":
             reply = EXIT

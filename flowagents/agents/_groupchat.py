@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from flowagents.agents._builtin_replies import reply_to_message
@@ -116,22 +117,25 @@ class GroupChat:
             }, "allowed"
         return None, "allowed"
 
-    def compile(self, *, termination_by_manager: bool = True) -> CompiledGraph:
-        """The dynamic graph of this group chat."""
-        from flowagents.graph import SelectorSpec, TerminationSpec, graph_from_transitions
-
+    def compile(self) -> CompiledGraph:
+        """The dynamic graph of this group chat (compiled once per distinct shape)."""
         transitions, kind = self._transitions()
-        return graph_from_transitions(
-            self.agents,
-            transitions,
+        edges = (
+            None
+            if transitions is None
+            else tuple(
+                (_name_of(source), tuple(_name_of(t) for t in targets))
+                for source, targets in transitions.items()
+            )
+        )
+        return _compile_group(
+            tuple((agent.name, agent.description) for agent in self.agents),
+            edges,
             kind,
-            name="groupchat",
-            allow_repeat_speaker=bool(self.allow_repeat_speaker),
-            selector=SelectorSpec(
-                fallback=self.select_speaker_fallback,
-                max_retries=self.max_retries_for_selecting_speaker,
-            ),
-            termination=TerminationSpec(keyword=None, max_turns=self.max_round),
+            bool(self.allow_repeat_speaker),
+            self.max_round,
+            self.select_speaker_fallback,
+            self.max_retries_for_selecting_speaker,
         )
 
     def selection_method(self) -> SelectionMethod:
@@ -148,6 +152,34 @@ class GroupChat:
             return str(answer.name)
 
         return choose
+
+
+def _name_of(agent: Any) -> str:
+    return agent if isinstance(agent, str) else str(agent.name)
+
+
+@lru_cache(maxsize=128)
+def _compile_group(
+    members: tuple[tuple[str, str], ...],
+    transitions: tuple[tuple[str, tuple[str, ...]], ...] | None,
+    kind: Literal["allowed", "disallowed"],
+    allow_repeat_speaker: bool,
+    max_round: int,
+    fallback: Literal["error", "first", "round_robin"],
+    max_retries: int,
+) -> CompiledGraph:
+    """Compile a group's graph from plain data, so equal groups share one compiled graph."""
+    from flowagents.graph import AgentSpec, SelectorSpec, TerminationSpec, graph_from_transitions
+
+    return graph_from_transitions(
+        [AgentSpec(name=name, type="conversable", description=about) for name, about in members],
+        None if transitions is None else {source: list(targets) for source, targets in transitions},
+        kind,
+        name="groupchat",
+        allow_repeat_speaker=allow_repeat_speaker,
+        selector=SelectorSpec(fallback=fallback, max_retries=max_retries),
+        termination=TerminationSpec(keyword=None, max_turns=max_round),
+    )
 
 
 class GroupChatManager(ConversableAgent):

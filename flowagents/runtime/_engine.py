@@ -78,6 +78,53 @@ class _Outcome:
     join: str | None = None
 
 
+@dataclass(slots=True)
+class _Plan:
+    """What the loop needs of a graph, worked out once per graph instead of every turn."""
+
+    simple: dict[str, tuple[str, str]]
+    choices: dict[str, tuple[list[str], dict[str, CompiledEdge]]]
+    keyword: str | None
+    terminal: frozenset[str]
+    max_turns: int | None
+    token_budget: int | None
+    is_termination_msg: Callable[[dict[str, Any]], bool] | None
+
+    @classmethod
+    def of(cls, graph: CompiledGraph, root: Runner | None) -> _Plan:
+        """The plan of ``graph``; ``root`` when it is the runner's own graph (overrides apply)."""
+        simple: dict[str, tuple[str, str]] = {}
+        choices: dict[str, tuple[list[str], dict[str, CompiledEdge]]] = {}
+        for name in graph.nodes:
+            edges = graph.out_edges(name)
+            if not edges or any(
+                edge.guard
+                or edge.max_traversals
+                or edge.parallel
+                or graph.nodes[edge.target].max_visits
+                for edge in edges
+            ):
+                continue
+            if len(edges) == 1:
+                simple[name] = (edges[0].key, edges[0].target)
+            elif graph.mode == "dynamic":
+                by_target = {edge.target: edge for edge in edges}
+                choices[name] = (list(by_target), by_target)
+        term = graph.termination
+        max_turns = term.max_turns
+        if root is not None and root._max_turns:
+            max_turns = root._max_turns
+        return cls(
+            simple=simple,
+            choices=choices,
+            keyword=term.keyword,
+            terminal=frozenset(term.terminal),
+            max_turns=max_turns,
+            token_budget=term.token_budget,
+            is_termination_msg=root._is_termination_msg if root is not None else None,
+        )
+
+
 class _Hub(Agent):
     """The shared peer of a group conversation: every member hears the others through it."""
 
@@ -117,6 +164,7 @@ class Runner:
         self._observers = list(observers)
         self._clients: dict[tuple[int, str], ModelClient] = {}
         self._selectors: dict[int, SpeakerSelector] = {}
+        self._plans: dict[int, _Plan] = {}
         self._ctx: RunContext = RunContext()
 
     # -- public ------------------------------------------------------------------------------
@@ -343,21 +391,32 @@ class Runner:
         scope.deliver(message, sender)
         if sender is None:
             return scope.graph.start
-        stop = self._termination(scope, sender, message)
+        stop = self._termination(self._plan(scope.graph), scope, sender, message)
         if stop is not None:
             return stop
         return await self._next(scope, sender, step)
+
+    def _plan(self, graph: CompiledGraph) -> _Plan:
+        plan = self._plans.get(id(graph))
+        if plan is None:
+            plan = _Plan.of(graph, self if graph is self.graph else None)
+            self._plans[id(graph)] = plan
+        return plan
 
     async def _converse(self, scope: Scope, current: str, *, via: str | None) -> _Outcome:
         """Take turns from ``current`` until the conversation ends (or a branch joins)."""
         ctx = self._ctx
         graph = scope.graph
         nodes = graph.nodes
+        plan = self._plan(graph)
+        simple = plan.simple
+        choices = plan.choices
+        counters = scope.counters
         branch = scope.branch
         while True:
             node = nodes[current]
             step = scope.next_step()
-            scope.count(current)
+            counters[current] = counters.get(current, 0) + 1
             turn = StepScope(step, current)
             CURRENT_STEP.set(turn)
             if ctx.sinks:
@@ -378,31 +437,45 @@ class Runner:
             if ctx.sinks:
                 self._emit_message(scope, step, current, message)
                 ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
-            stop = self._termination(scope, current, message)
+            stop = self._termination(plan, scope, current, message)
             if stop is not None:
                 return stop
-            following = await self._next(scope, current, step)
-            if isinstance(following, _Outcome):
-                return following
+            # Fast paths: plain edges (no guard, bound or fan-out) need no evaluation.
+            edge = simple.get(current)
+            if edge is not None:
+                key, following = edge
+                counters[key] = counters.get(key, 0) + 1
+            elif current in choices:
+                candidates, by_target = choices[current]
+                picked = await self._select(scope, current, candidates, step)
+                if picked is None:
+                    return _Outcome("selector_stopped", node=current)
+                chosen_edge = by_target[picked]
+                counters[chosen_edge.key] = counters.get(chosen_edge.key, 0) + 1
+                following = picked
+            else:
+                chosen = await self._next(scope, current, step)
+                if isinstance(chosen, _Outcome):
+                    return chosen
+                following = chosen
             if branch and nodes[following].join is not None:
                 return _Outcome("joined", node=current, join=following)
             via = current
             current = following
 
-    def _termination(self, scope: Scope, node: str, message: Message) -> _Outcome | None:
-        graph = scope.graph
-        term = graph.termination
-        if self._is_termination_msg is not None and graph is self.graph:
-            if self._is_termination_msg(to_oai_dict(message, "user")):
+    def _termination(
+        self, plan: _Plan, scope: Scope, node: str, message: Message
+    ) -> _Outcome | None:
+        if plan.is_termination_msg is not None:
+            if plan.is_termination_msg(to_oai_dict(message, "user")):
                 return _Outcome("is_termination_msg", node=node)
-        elif term.keyword and term.keyword in message.text:
-            return _Outcome("keyword", f"{node} said {term.keyword}", node=node)
-        if node in term.terminal:
+        elif plan.keyword and plan.keyword in message.text:
+            return _Outcome("keyword", f"{node} said {plan.keyword}", node=node)
+        if node in plan.terminal:
             return _Outcome("terminal_node", node=node)
-        max_turns = self._max_turns if graph is self.graph and self._max_turns else term.max_turns
-        if max_turns is not None and len(scope.transcript) >= max_turns:
+        if plan.max_turns is not None and len(scope.transcript) >= plan.max_turns:
             return _Outcome("max_turns", f"{len(scope.transcript)} messages", node=node)
-        if term.token_budget is not None and self._ctx.usage.total >= term.token_budget:
+        if plan.token_budget is not None and self._ctx.usage.total >= plan.token_budget:
             return _Outcome("token_budget", f"{self._ctx.usage.total} tokens", node=node)
         return None
 
@@ -428,17 +501,17 @@ class Runner:
         if len(edges) == 1 or graph.mode == "static":
             chosen = edges[0]
         else:
-            selected = await self._select(scope, current, edges, step)
-            if selected is None:
+            candidates = list(dict.fromkeys(e.target for e in edges))
+            picked = await self._select(scope, current, candidates, step)
+            if picked is None:
                 return _Outcome("selector_stopped", node=current)
-            chosen = selected
+            chosen = next(e for e in edges if e.target == picked)
         scope.count(chosen.key)
         return chosen.target
 
     async def _select(
-        self, scope: Scope, current: str, edges: Sequence[CompiledEdge], step: str
-    ) -> CompiledEdge | None:
-        candidates = list(dict.fromkeys(e.target for e in edges))
+        self, scope: Scope, current: str, candidates: list[str], step: str
+    ) -> str | None:
         selection = await self._selector(scope.graph).select(scope, current, candidates)
         ctx = self._ctx
         if ctx.sinks:
@@ -456,9 +529,7 @@ class Runner:
                     completion_tokens=selection.completion_tokens,
                 )
             )
-        if selection.choice is None:
-            return None
-        return next(e for e in edges if e.target == selection.choice)
+        return selection.choice
 
     async def _fan_out(
         self, scope: Scope, source: str, edges: Sequence[CompiledEdge], step: str
