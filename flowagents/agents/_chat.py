@@ -43,26 +43,33 @@ class ChatResult(BaseModel):
     run: RunResult | None = None
 
 
-@lru_cache(maxsize=256)
-def pair_graph(first: str, second: str) -> CompiledGraph:
-    """The compiled two-node graph ``first <-> second`` (cached: it has no live parts)."""
+@lru_cache(maxsize=1)
+def _pair_template() -> CompiledGraph:
     from flowagents.graph import AgentSpec, EdgeSpec, GraphSpec, TerminationSpec, compile_graph
 
     spec = GraphSpec(
-        name=f"{first}<->{second}",
+        name="pair",
         mode="dynamic",
-        start=second,
+        start="second",
         agents=[
-            AgentSpec(name=first, type="conversable"),
-            AgentSpec(name=second, type="conversable"),
+            AgentSpec(name="first", type="conversable"),
+            AgentSpec(name="second", type="conversable"),
         ],
         edges=[
-            EdgeSpec.model_validate({"from": first, "to": second}),
-            EdgeSpec.model_validate({"from": second, "to": first}),
+            EdgeSpec.model_validate({"from": "first", "to": "second"}),
+            EdgeSpec.model_validate({"from": "second", "to": "first"}),
         ],
         termination=TerminationSpec(keyword=None, agents_may_stop=True),
     )
     return compile_graph(spec)
+
+
+@lru_cache(maxsize=1024)
+def pair_graph(first: str, second: str) -> CompiledGraph:
+    """The compiled two-node graph ``first <-> second``: one template, renamed per pair."""
+    return _pair_template().relabeled(
+        {"first": first, "second": second}, name=f"{first}<->{second}"
+    )
 
 
 def _as_message(message: str | dict[str, Any], name: str) -> Message:

@@ -161,9 +161,13 @@ def check_no_end(ci: CheckInput) -> Iterator[Finding]:
 def check_unbounded_cycles(ci: CheckInput) -> Iterator[Finding]:
     """FG006: a cycle needs a bound (max_visits / max_traversals in it) or an exit.
 
+    Not checked when ``termination.agents_may_stop``: the agents then end every cycle.
+
     An exit is an unguarded edge leaving the cycle's strongly connected component, or a
     terminal node inside it; a guarded exit may never open, so it does not count.
     """
+    if ci.spec.termination.agents_may_stop:
+        return  # the agents end the cycles themselves (is_termination_msg, reply limits)
     terminal = set(ci.spec.termination.terminal)
     for component in nx.strongly_connected_components(ci.graph):
         first = min(component, key=lambda n: ci.node_paths[n])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Literal, NoReturn
 
@@ -227,6 +227,68 @@ class CompiledGraph:
             and (edge.guard is None or edge.guard.evaluate(ctx))
         )
 
+    def relabeled(self, names: Mapping[str, str], *, name: str | None = None) -> CompiledGraph:
+        """The same checked graph with its agent nodes renamed (nothing is checked again).
+
+        Renaming is a graph isomorphism, so every finding still holds. Only for graphs
+        without guards or subgroups, whose node names could also hide in guard counters or
+        nested files; the familiar API uses it to give every two-agent chat its agents'
+        names without compiling the same two-node graph once per pair.
+        """
+        if any(edge.guard is not None for edge in self._edges) or any(
+            node.kind != "agent" for node in self._nodes.values()
+        ):
+            raise ValueError("relabeled() needs a graph without guards and subgroups")
+
+        def rename(node: str) -> str:
+            return names.get(node, node)
+
+        spec = self._spec
+        renamed = spec.model_copy(
+            update={
+                "name": name if name is not None else spec.name,
+                "start": rename(spec.start) if spec.start else spec.start,
+                "agents": [
+                    agent.model_copy(update={"name": rename(agent.name)}) for agent in spec.agents
+                ],
+                "edges": [
+                    edge.model_copy(
+                        update={"source": rename(edge.source), "target": rename(edge.target)}
+                    )
+                    for edge in spec.edges
+                ],
+                "termination": spec.termination.model_copy(
+                    update={"terminal": tuple(rename(t) for t in spec.termination.terminal)}
+                ),
+            }
+        )
+        nodes = {
+            rename(node.name): replace(
+                node,
+                name=rename(node.name),
+                agent=(
+                    node.agent.model_copy(update={"name": rename(node.name)})
+                    if node.agent is not None
+                    else None
+                ),
+            )
+            for node in self._nodes.values()
+        }
+        edges = [
+            replace(edge, source=rename(edge.source), target=rename(edge.target))
+            for edge in self._edges
+        ]
+        return CompiledGraph(
+            name=renamed.name or self._name,
+            spec=renamed,
+            canonical=renamed,
+            nodes=nodes,
+            edges=edges,
+            graph=_renamed_networkx(self._nx, rename),
+            source=self._source,
+            findings=self._findings,
+        )
+
     def walk(self) -> Iterator[tuple[tuple[str, ...], CompiledGraph]]:
         """Yield this graph and every nested subgroup graph, with its node path."""
         yield (), self
@@ -271,6 +333,17 @@ class CompiledGraph:
         """
         spec = self._canonical if inline_subgroups else self._spec
         return dump_spec_yaml(spec)
+
+
+def _renamed_networkx(graph: nx.DiGraph, rename: Callable[[str], str]) -> nx.DiGraph:
+    # Built by hand: nx.relabel_nodes copies through the generic graph constructor, which
+    # costs more than everything else relabeled() does.
+    renamed = nx.DiGraph()
+    renamed.add_nodes_from((rename(node), data) for node, data in graph.nodes(data=True))
+    renamed.add_edges_from(
+        (rename(source), rename(target), data) for source, target, data in graph.edges(data=True)
+    )
+    return renamed
 
 
 def dump_spec_yaml(spec: GraphSpec) -> str:
