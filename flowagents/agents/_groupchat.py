@@ -263,6 +263,7 @@ class GroupChatManager(ConversableAgent):
             hub=self,
             selection=group.selection_method(),
             selector_client=self.client,
+            selector_input=self.input_provider,
             sinks=() if (silent or self._silent) else (ConsolePrinter().sink,),
             is_termination_msg=self._is_termination_msg,
             observers=[group.messages],

@@ -14,3 +14,4 @@ _COMMAND_MODULES = (_graph_commands, _run_command)
 def main() -> None:
     """Entry point of the ``flowagents`` console script."""
     app()
+from flowagents.cli import _store_commands  # noqa: E402, F401

@@ -32,33 +32,77 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed for random speaker selection.")] = 0,
     run_id: Annotated[str | None, typer.Option(help="Use this run id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    store_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="Record into this run store; default $FLOWAGENTS_STORE or .flowagents/runs.db.",
+        ),
+    ] = None,
+    record: Annotated[
+        bool, typer.Option("--record/--no-record", help="Record the run into the store.")
+    ] = True,
+    non_interactive: Annotated[
+        bool,
+        typer.Option(
+            help="Park the run (waiting_for_human) on human input; also when stdin is no TTY."
+        ),
+    ] = False,
+    cache: Annotated[
+        bool, typer.Option("--cache", help="Answer repeated model requests from the cache.")
+    ] = False,
+    cache_seed: Annotated[
+        int | None, typer.Option(help="Cache namespace (implies --cache); default 41.")
+    ] = None,
 ) -> None:
-    """Run a conversation graph on a task and print the conversation."""
+    """Run a conversation graph on a task, record it, and print the conversation."""
+    from flowagents.cli._store_commands import input_provider, open_cli_store
     from flowagents.graph import compile_graph
     from flowagents.runtime import ConsolePrinter, Runner
+    from flowagents.store import record_run
 
     console = Console(highlight=False, soft_wrap=True)
+    store = open_cli_store(store_path) if record else None
     try:
         graph = compile_graph(graph_file)
         sinks = [] if quiet or as_json else [ConsolePrinter(console).sink]
-        runner = Runner(
-            graph,
-            sinks=sinks,
-            max_turns=max_turns,
-            seed=seed,
-            manifest={"graph_file": str(graph_file)},
-        )
-        result = runner.run(task, run_id=run_id)
+        inputs = input_provider(non_interactive)
+        if store is not None:
+            result = record_run(
+                store,
+                graph,
+                task,
+                graph_file=graph_file,
+                run_id=run_id,
+                seed=seed,
+                max_turns=max_turns,
+                cache=cache,
+                cache_seed=cache_seed,
+                sinks=sinks,
+                input_provider=inputs,
+            )
+        else:
+            runner = Runner(
+                graph,
+                sinks=sinks,
+                input_provider=inputs,
+                max_turns=max_turns,
+                seed=seed,
+                manifest={"graph_file": str(graph_file)},
+            )
+            result = runner.run(task, run_id=run_id)
     except FlowAgentsError as error:
         raise fail(error) from None
+    finally:
+        if store is not None:
+            store.close()
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
         return
-    console.print(
-        f"[bold]run {result.run_id}[/]: {result.status} ({result.reason}) after "
-        f"{len(result.messages)} messages"
-    )
-    if result.summary:
-        console.print(f"[bold]result:[/] {result.summary}")
+    from flowagents.cli._store_commands import print_outcome
+
+    print_outcome(console, result)
+    if store is not None:
+        console.print(f"recorded as run {result.run_id} in {store.location}")
     if result.status == "failed":
         raise typer.Exit(code=1)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Self
 
-from flowagents.errors import SourceLocation
+from flowagents.errors import ConfigError, SourceLocation
 from flowagents.graph._compiled import CompiledGraph
 from flowagents.graph._compiler import compile_with_findings, raise_on_errors
 from flowagents.graph._findings import Finding
@@ -119,6 +119,13 @@ class GraphBuilder:
     ) -> Self:
         """Declare a nested subgroup: a spec, a builder, a compiled graph or a file path."""
         if isinstance(graph, GraphBuilder):
+            for agent_name, agent in graph._bindings.items():
+                known = self._bindings.setdefault(agent_name, agent)
+                if known is not agent:
+                    raise ConfigError(
+                        f"two different agents are named {agent_name!r} (one in subgroup "
+                        f"{name!r}); live agents need unique names across nesting levels"
+                    )
             graph = graph.build()
         elif isinstance(graph, CompiledGraph):
             graph = graph.canonical_spec

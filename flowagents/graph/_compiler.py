@@ -114,7 +114,7 @@ class _Session:
         graph_path = f"{graph_path}/{name}" if graph_path else name
         findings: list[Finding] = []
         subgraphs = self._resolve_subgroups(
-            spec, smap, base_dir, chain, graph_path, findings, source
+            spec, smap, base_dir, chain, graph_path, findings, source, bindings
         )
         nodes, node_paths = _build_nodes(spec, subgraphs)
         edges = _build_edges(spec, nodes)
@@ -133,7 +133,8 @@ class _Session:
             edges=edges,
             graph=graph,
             source=source,
-            bindings=bindings,
+            # Builder bindings are one flat map for every nesting level; keep this level's.
+            bindings={n: obj for n, obj in (bindings or {}).items() if n in nodes},
             findings=[f for f in findings if f.severity != "error"],
         )
         return compiled, findings
@@ -147,6 +148,7 @@ class _Session:
         graph_path: str,
         findings: list[Finding],
         source: str | None,
+        bindings: Mapping[str, object] | None = None,
     ) -> dict[int, CompiledGraph | None]:
         """Compile every subgroup; FG009 for include cycles, FG016 for missing files."""
         subgraphs: dict[int, CompiledGraph | None] = {}
@@ -160,6 +162,7 @@ class _Session:
                     base_dir=base_dir,
                     chain=chain,
                     default_name=subgroup.name,
+                    bindings=bindings,
                     graph_path=graph_path,
                 )
                 subgraphs[index] = sub

@@ -140,6 +140,7 @@ class Runner:
         hub: Agent | None = None,
         selection: SelectionMethod | None = None,
         selector_client: ModelClient | None = None,
+        selector_input: InputProvider | None = None,
         sinks: Sequence[EventSink] = (),
         input_provider: InputProvider | None = None,
         interceptor: Interceptor | None = None,
@@ -154,6 +155,7 @@ class Runner:
         self._hub = hub
         self._selection = selection
         self._selector_client = selector_client
+        self._selector_input = selector_input
         self.sinks = list(sinks)
         self._input_provider = input_provider
         self._interceptor = interceptor
@@ -223,7 +225,8 @@ class Runner:
             for message in preamble:
                 step = scope.next_step()
                 self._emit_message(scope, step, message.name or "", message)
-                scope.deliver(message, None)
+                scope.deliver(message, None, observed=False)
+                scope.uncounted += 1
             if task is not None:
                 first = await self._open(scope, task, sender)
                 if isinstance(first, _Outcome):
@@ -369,6 +372,7 @@ class Runner:
                 descriptions={name: node.description for name, node in graph.nodes.items()},
                 node_order=list(graph.nodes),
                 seed=self._seed,
+                input_provider=self._selector_input,
             )
             self._selectors[id(graph)] = selector
         return selector
@@ -473,8 +477,9 @@ class Runner:
             return _Outcome("keyword", f"{node} said {plan.keyword}", node=node)
         if node in plan.terminal:
             return _Outcome("terminal_node", node=node)
-        if plan.max_turns is not None and len(scope.transcript) >= plan.max_turns:
-            return _Outcome("max_turns", f"{len(scope.transcript)} messages", node=node)
+        counted = len(scope.transcript) - scope.uncounted
+        if plan.max_turns is not None and counted >= plan.max_turns:
+            return _Outcome("max_turns", f"{counted} messages", node=node)
         if plan.token_budget is not None and self._ctx.usage.total >= plan.token_budget:
             return _Outcome("token_budget", f"{self._ctx.usage.total} tokens", node=node)
         return None

@@ -32,6 +32,7 @@ class Scope:
         "prefix",
         "step_no",
         "transcript",
+        "uncounted",
         "views",
     )
 
@@ -49,6 +50,7 @@ class Scope:
         self.keys = dict(keys)
         self.prefix = prefix
         self.branch = False
+        self.uncounted = 0
         self.observers: list[list[dict[str, Any]]] = []
         self.step_no = 0
         self.transcript: list[Message] = []
@@ -67,8 +69,11 @@ class Scope:
         self.step_no += 1
         return f"{self.prefix}{self.step_no}"
 
-    def deliver(self, message: Message, sender: str | None) -> None:
-        """Append ``message`` to the transcript and to every agent's view of it."""
+    def deliver(self, message: Message, sender: str | None, *, observed: bool = True) -> None:
+        """Append ``message`` to the transcript and to every agent's view of it.
+
+        ``observed=False`` keeps it from the observers (a group's message list): introductions.
+        """
         self.transcript.append(message)
         self.last_message = message
         self.last_speaker = sender
@@ -83,7 +88,7 @@ class Scope:
                 if heard is None:
                     heard = to_oai_dict(message, "user")
                 view.append(heard)
-        if self.observers:
+        if self.observers and observed:
             seen = heard if heard is not None else to_oai_dict(message, "user")
             for observer in self.observers:
                 observer.append(seen)
@@ -104,6 +109,7 @@ class Scope:
             views={name: list(view) for name, view in self.views.items()},
         )
         branch.branch = True
+        branch.uncounted = self.uncounted
         branch.transcript = list(self.transcript)
         branch.counters = dict(self.counters)
         branch.last_message = self.last_message

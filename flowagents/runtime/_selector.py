@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from flowagents.errors import ModelRequestError, SelectorError
 from flowagents.models import ModelClient, ModelRequest
-from flowagents.runtime._context import current_run
+from flowagents.runtime._context import InputProvider, current_run
 
 if TYPE_CHECKING:
     from flowagents.runtime._scope import Scope
@@ -99,6 +99,7 @@ class SpeakerSelector:
         descriptions: dict[str, str] | None = None,
         node_order: Sequence[str] = (),
         seed: int = 0,
+        input_provider: InputProvider | None = None,
     ) -> None:
         if isinstance(method, str) and method not in _NAMED_METHODS:
             raise SelectorError(
@@ -113,6 +114,7 @@ class SpeakerSelector:
         self.descriptions = descriptions or {}
         self.node_order = list(node_order)
         self.rng = random.Random(seed)
+        self.input_provider = input_provider
 
     async def select(self, scope: Scope, current: str, candidates: Sequence[str]) -> Selection:
         """Choose among ``candidates`` (at least two) after ``current`` spoke."""
@@ -161,7 +163,9 @@ class SpeakerSelector:
         answers: list[str] = []
         for attempt in range(self.max_retries + 1):
             raw = await current_run().get_human_input(
-                f"Who speaks next?\n{menu}\nEnter a number or a name: ", agent="selector"
+                f"Who speaks next?\n{menu}\nEnter a number or a name: ",
+                agent="selector",
+                provider=self.input_provider,
             )
             answers.append(raw)
             text = raw.strip()

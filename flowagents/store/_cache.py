@@ -1,0 +1,138 @@
+"""The opt-in LLM response cache, and chaining interceptors.
+
+The cache is an interceptor like the recorder: it answers a model request it has seen (under
+the same ``cache_seed``) from the store, without a call, and marks the response ``cached``
+(so usage counts it apart and the ModelCalled event says so). Put it after the recorder:
+``InterceptorChain(recorder, LLMCache(store))`` replays first, then caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from flowagents.messages import ToolResponse
+from flowagents.models import ModelResponse
+from flowagents.runtime._context import Interceptor
+from flowagents.store._protocol import RunStore
+
+if TYPE_CHECKING:
+    from flowagents.execution import CodeResult
+
+T = TypeVar("T")
+
+#: The cache seed of the familiar API when caching is on and no seed is given.
+DEFAULT_CACHE_SEED = 41
+
+
+class LLMCache:
+    """Interceptor: answer identical model requests from the store's cache."""
+
+    def __init__(self, store: RunStore, *, cache_seed: int = DEFAULT_CACHE_SEED) -> None:
+        self.store = store
+        self.cache_seed = cache_seed
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, request_hash: str) -> str:
+        """The cache key of a request: its hash under this cache seed."""
+        return hashlib.sha256(f"{self.cache_seed}:{request_hash}".encode()).hexdigest()
+
+    async def model_call(
+        self,
+        request_hash: str,
+        call: Callable[[], Awaitable[ModelResponse]],
+        *,
+        step: str,
+        node: str,
+    ) -> ModelResponse:
+        """A cached response marked ``cached=True``, or a live one that is then cached."""
+        key = self.key(request_hash)
+        stored = self.store.cache_get(key)
+        if stored is not None:
+            self.hits += 1
+            return ModelResponse.model_validate(stored).model_copy(update={"cached": True})
+        response = await call()
+        self.misses += 1
+        if not response.cached:
+            self.store.cache_put(
+                key, response.usage.model, response.model_dump(mode="json", exclude={"cached"})
+            )
+        return response
+
+    async def human_input(
+        self, call: Callable[[], Awaitable[str]], *, step: str, node: str
+    ) -> str:
+        """Not cached: a human is asked every time."""
+        return await call()
+
+    async def code_result(
+        self, call: Callable[[], Awaitable[CodeResult]], *, step: str, node: str
+    ) -> CodeResult:
+        """Not cached: code runs every time."""
+        return await call()
+
+    async def tool_results(
+        self, call: Callable[[], Awaitable[list[ToolResponse]]], *, step: str, node: str
+    ) -> list[ToolResponse]:
+        """Not cached: tools run every time."""
+        return await call()
+
+
+def _link(
+    method: Callable[..., Awaitable[T]], inner: Callable[[], Awaitable[T]], *args: object,
+    step: str, node: str
+) -> Callable[[], Awaitable[T]]:
+    async def linked() -> T:
+        return await method(*args, inner, step=step, node=node)
+
+    return linked
+
+
+class InterceptorChain:
+    """Several interceptors in order: the first is asked first, the last calls the world."""
+
+    def __init__(self, *interceptors: Interceptor) -> None:
+        self.interceptors = interceptors
+
+    async def model_call(
+        self,
+        request_hash: str,
+        call: Callable[[], Awaitable[ModelResponse]],
+        *,
+        step: str,
+        node: str,
+    ) -> ModelResponse:
+        """Pass the request down the chain."""
+        handler = call
+        for interceptor in reversed(self.interceptors):
+            handler = _link(interceptor.model_call, handler, request_hash, step=step, node=node)
+        return await handler()
+
+    async def human_input(
+        self, call: Callable[[], Awaitable[str]], *, step: str, node: str
+    ) -> str:
+        """Pass the request down the chain."""
+        handler = call
+        for interceptor in reversed(self.interceptors):
+            handler = _link(interceptor.human_input, handler, step=step, node=node)
+        return await handler()
+
+    async def code_result(
+        self, call: Callable[[], Awaitable[CodeResult]], *, step: str, node: str
+    ) -> CodeResult:
+        """Pass the execution down the chain."""
+        handler = call
+        for interceptor in reversed(self.interceptors):
+            handler = _link(interceptor.code_result, handler, step=step, node=node)
+        return await handler()
+
+    async def tool_results(
+        self, call: Callable[[], Awaitable[list[ToolResponse]]], *, step: str, node: str
+    ) -> list[ToolResponse]:
+        """Pass the tool calls down the chain."""
+        handler = call
+        for interceptor in reversed(self.interceptors):
+            handler = _link(interceptor.tool_results, handler, step=step, node=node)
+        return await handler()

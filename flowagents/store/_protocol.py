@@ -1,0 +1,132 @@
+"""The run store interface and its records.
+
+A store keeps three things per run: the run row (id, graph, status, manifest), the events in
+the order they happened, and the answers the outside world gave (model responses, human
+inputs, code and tool results), which is what resume and replay feed back. Events and answers
+are keyed by ``(step, kind, ordinal)``: the step id is stable across executions of the same
+graph and inputs, and the ordinal counts within one step, so parallel branches (whose steps
+differ) never collide and re-appending an event already stored is a no-op.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowagents.events import Event
+
+RunState: TypeAlias = Literal["running", "completed", "failed", "cancelled", "waiting_for_human"]
+CallKind: TypeAlias = Literal["model", "human", "code", "tools"]
+
+#: The version of the record format this code writes (``PRAGMA user_version`` in SQLite).
+SCHEMA_VERSION = 1
+
+
+class RunRecord(BaseModel):
+    """One run as the store knows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    graph: str
+    status: RunState = "running"
+    reason: str = ""
+    task: str | None = None
+    started_at: float = 0.0
+    ended_at: float | None = None
+    manifest: dict[str, Any] = Field(default_factory=dict)
+    events: int = 0
+    """How many events are stored (filled in by ``get_run``/``list_runs``)."""
+
+
+class CallRecord(BaseModel):
+    """One answer the outside world gave a run, as resume and replay feed it back.
+
+    ``answer`` is JSON: a ModelResponse (``model``), ``{"text": ...}`` (``human``), a
+    CodeResult (``code``) or a list of ToolResponse (``tools``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    step: str
+    kind: CallKind
+    ordinal: int
+    node: str = ""
+    request_hash: str | None = None
+    model: str | None = None
+    answer: Any = None
+
+
+class RunStore(abc.ABC):
+    """Where runs are recorded; every backend passes ``tests/store``'s conformance suite.
+
+    Writes are durable when the method returns (one transaction each), so a crash loses at
+    most what was in flight. Missing runs raise ``StoreError``; damaged storage raises
+    ``StoreCorruptError``.
+    """
+
+    #: Where the store lives, for messages (a path, or ``":memory:"``).
+    location: str = ""
+
+    @abc.abstractmethod
+    def append_event(self, event: Event, ordinal: int) -> bool:
+        """Store ``event`` as the ``ordinal``-th of its step and kind; False if already there.
+
+        ``RunStarted`` creates the run row (from its graph, task and manifest) when missing;
+        ``RunFinished`` sets the row's status, reason and end time, in the same transaction.
+        """
+
+    @abc.abstractmethod
+    def events(self, run_id: str) -> list[Event]:
+        """The events of ``run_id`` in the order they were stored."""
+
+    @abc.abstractmethod
+    def delete_events(self, run_id: str, keys: Sequence[tuple[str, str, int]]) -> int:
+        """Delete the events with these ``(step, kind, ordinal)`` keys; return how many."""
+
+    @abc.abstractmethod
+    def put_call(self, record: CallRecord) -> bool:
+        """Store an answer; False (and nothing changes) when its key is already stored."""
+
+    @abc.abstractmethod
+    def calls(self, run_id: str) -> list[CallRecord]:
+        """The answers recorded for ``run_id``, in the order they were stored."""
+
+    @abc.abstractmethod
+    def create_run(self, record: RunRecord) -> None:
+        """Add a run row; ``StoreError`` when the id is taken."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run row of ``run_id`` (with its event count); ``StoreError`` when missing."""
+
+    @abc.abstractmethod
+    def update_run(self, record: RunRecord) -> None:
+        """Replace the row of ``record.run_id`` (its ``events`` count is ignored)."""
+
+    @abc.abstractmethod
+    def list_runs(
+        self, *, graph: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally only of one graph and/or status."""
+
+    @abc.abstractmethod
+    def cache_get(self, key: str) -> Any | None:
+        """The cached model response JSON for ``key``, or None."""
+
+    @abc.abstractmethod
+    def cache_put(self, key: str, model: str, response: Any) -> None:
+        """Cache a model response JSON under ``key`` (the first one stored wins)."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends holding no resources
+        """Release the backend's resources."""
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,221 @@
+"""Recording a run as it happens, and answering a re-execution from its record.
+
+Two parts that work together:
+
+- ``RecordingSink`` is an event sink that appends each event to the store (one transaction
+  per event) under its ``(step, kind, ordinal)`` key, so that appending the events of a
+  re-executed prefix again is a no-op.
+- ``Recorder`` is an interceptor: the answers of live calls (model, human, code, tools) are
+  written to the store, and calls the record already has are answered from it instead. Calls
+  are keyed by step and their ordinal within the step, never by global order, so parallel
+  branches may interleave differently on each execution.
+
+Resume, replay and fork are all "re-execute from the start with a Recorder in front".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowagents.errors import HumanInputNeeded, ReplayDivergenceError, RunLocation
+from flowagents.events import Event
+from flowagents.messages import ToolResponse
+from flowagents.models import ModelResponse
+from flowagents.runtime._context import EventSink, current_run
+from flowagents.store._protocol import CallKind, CallRecord, RunStore
+
+if TYPE_CHECKING:
+    from flowagents.execution import CodeResult
+
+_DIVERGED_HINT = "the graph, a prompt or an agent changed since the run was recorded"
+
+
+class RecordingSink:
+    """An event sink that commits every event to ``store`` as it happens.
+
+    Events the store already has (a re-executed prefix) are skipped; the new ones are then
+    handed to the ``forward`` sinks (e.g. a console printer), after they are committed.
+    """
+
+    def __init__(self, store: RunStore, *, forward: Sequence[EventSink] = ()) -> None:
+        self.store = store
+        self.forward = list(forward)
+        self._counts: dict[tuple[str, str, str], int] = {}
+
+    def __call__(self, event: Event) -> None:
+        key = (event.run_id, event.step, event.kind)
+        ordinal = self._counts.get(key, 0)
+        self._counts[key] = ordinal + 1
+        if self.store.append_event(event, ordinal):
+            for sink in self.forward:
+                sink(event)
+
+
+class Recorder:
+    """Interceptor: answer calls the record has, record the answers of the others.
+
+    ``record`` holds the answers of an earlier execution (of this run, or of the run a fork
+    starts from); ``replay_filter(step, kind, ordinal)`` says whether a call may be answered
+    from it (default: every call). ``strict`` (replay) makes a call the record lacks a
+    divergence instead of a live call. Models named in ``call_through`` are in-process
+    scripts: they are still called when answered from the record, so that their position in
+    the script stays right for the live calls that follow. ``replies`` answer the first human
+    input requests the record lacks (a paused run's answer). Answers are written to ``store``
+    (None: nowhere) under the
+    id of the run being executed.
+    """
+
+    def __init__(
+        self,
+        store: RunStore | None,
+        *,
+        record: Iterable[CallRecord] = (),
+        replay_filter: Callable[[str, CallKind, int], bool] | None = None,
+        strict: bool = False,
+        call_through: Collection[str] = (),
+        replies: Sequence[str] = (),
+    ) -> None:
+        self.store = store
+        self._record = {(r.step, r.kind, r.ordinal): r for r in record}
+        self._replay_filter = replay_filter
+        self._strict = strict
+        self._call_through = frozenset(call_through)
+        self._replies = list(replies)
+        self._counts: dict[tuple[str, str, str], int] = {}
+        self.replayed = 0
+        """How many calls were answered from the record."""
+        self.live = 0
+        """How many calls went to the outside world."""
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _take(self, step: str, kind: CallKind) -> tuple[str, int, CallRecord | None]:
+        run_id = current_run().run_id
+        key = (run_id, step, kind)
+        ordinal = self._counts.get(key, 0)
+        self._counts[key] = ordinal + 1
+        if self._replay_filter is not None and not self._replay_filter(step, kind, ordinal):
+            return run_id, ordinal, None
+        return run_id, ordinal, self._record.get((step, kind, ordinal))
+
+    def _save(self, record: CallRecord, *, replayed: CallRecord | None = None) -> None:
+        if self.store is None:
+            return
+        if replayed is not None and replayed.run_id == record.run_id:
+            return  # already stored under this run
+        self.store.put_call(record)
+
+    def _missing(self, run_id: str, step: str, node: str, what: str) -> ReplayDivergenceError:
+        return ReplayDivergenceError(
+            f"the replay made {what} that the record does not have ({_DIVERGED_HINT})",
+            where=RunLocation(run_id, step, node),
+        )
+
+    # -- the interceptor ---------------------------------------------------------------------
+
+    async def model_call(
+        self,
+        request_hash: str,
+        call: Callable[[], Awaitable[ModelResponse]],
+        *,
+        step: str,
+        node: str,
+    ) -> ModelResponse:
+        """Answer from the record (checking the request is the same), else call and record."""
+        run_id, ordinal, recorded = self._take(step, "model")
+        if recorded is not None:
+            if recorded.request_hash != request_hash:
+                who = f" by {recorded.node}" if recorded.node != node else ""
+                raise ReplayDivergenceError(
+                    f"model call {ordinal + 1} of this step differs from the record: expected "
+                    f"request {recorded.request_hash and recorded.request_hash[:12]}{who}, "
+                    f"got request {request_hash[:12]} by {node} ({_DIVERGED_HINT})",
+                    where=RunLocation(run_id, step, node),
+                )
+            response = ModelResponse.model_validate(recorded.answer)
+            if recorded.model in self._call_through:
+                await call()
+            self.replayed += 1
+            self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
+            return response
+        if self._strict:
+            raise self._missing(run_id, step, node, f"a model call (request {request_hash[:12]})")
+        response = await call()
+        self.live += 1
+        self._save(
+            CallRecord(
+                run_id=run_id,
+                step=step,
+                kind="model",
+                ordinal=ordinal,
+                node=node,
+                request_hash=request_hash,
+                model=response.usage.model or None,
+                answer=response.model_dump(mode="json"),
+            )
+        )
+        return response
+
+    async def human_input(
+        self, call: Callable[[], Awaitable[str]], *, step: str, node: str
+    ) -> str:
+        """Answer from the record, then from ``replies``, else ask and record."""
+        run_id, ordinal, recorded = self._take(step, "human")
+        if recorded is not None:
+            self.replayed += 1
+            self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
+            return str(recorded.answer["text"])
+        if self._replies:
+            text = self._replies.pop(0)
+        elif self._strict:
+            # The record ends waiting here (or the verifier reports the difference).
+            raise HumanInputNeeded("", agent=node)
+        else:
+            text = await call()
+        self.live += 1
+        self._save(self._new(run_id, step, "human", ordinal, node, {"text": text}))
+        return text
+
+    async def code_result(
+        self, call: Callable[[], Awaitable[CodeResult]], *, step: str, node: str
+    ) -> CodeResult:
+        """Answer a code execution from the record, else execute and record."""
+        from flowagents.execution import CodeResult
+
+        run_id, ordinal, recorded = self._take(step, "code")
+        if recorded is not None:
+            self.replayed += 1
+            self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
+            return CodeResult.model_validate(recorded.answer)
+        if self._strict:
+            raise self._missing(run_id, step, node, "a code execution")
+        result = await call()
+        self.live += 1
+        self._save(self._new(run_id, step, "code", ordinal, node, result.model_dump(mode="json")))
+        return result
+
+    async def tool_results(
+        self, call: Callable[[], Awaitable[list[ToolResponse]]], *, step: str, node: str
+    ) -> list[ToolResponse]:
+        """Answer one message's tool calls from the record, else run them and record."""
+        run_id, ordinal, recorded = self._take(step, "tools")
+        if recorded is not None:
+            self.replayed += 1
+            self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
+            return [ToolResponse.model_validate(item) for item in recorded.answer]
+        if self._strict:
+            raise self._missing(run_id, step, node, "tool calls")
+        responses = await call()
+        self.live += 1
+        answer = [response.model_dump(mode="json") for response in responses]
+        self._save(self._new(run_id, step, "tools", ordinal, node, answer))
+        return responses
+
+    @staticmethod
+    def _new(
+        run_id: str, step: str, kind: CallKind, ordinal: int, node: str, answer: Any
+    ) -> CallRecord:
+        return CallRecord(
+            run_id=run_id, step=step, kind=kind, ordinal=ordinal, node=node, answer=answer
+        )

@@ -1,0 +1,158 @@
+"""Checking a re-execution against its record, event by event.
+
+The verifier is an event sink for replay: each event the replay emits is compared with the
+recorded event at the same ``(step, kind, ordinal)`` on what decides the conversation (who
+spoke and what, which node was entered, which speaker was chosen, which request a model got,
+why it ended). The first difference raises ``ReplayDivergenceError`` naming the step, the
+node, and what was expected against what came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flowagents.errors import ReplayDivergenceError, RunLocation
+from flowagents.events import (
+    CodeExecuted,
+    ErrorRaised,
+    Event,
+    HumanInputReceived,
+    MessageSent,
+    ModelCalled,
+    NodeEntered,
+    RunFinished,
+    SpeakerSelected,
+    Terminated,
+    ToolCalled,
+    ToolReturned,
+)
+
+#: Event kinds that end an execution rather than belong to the conversation.
+ENDING_KINDS = frozenset({"error", "terminated", "run_finished"})
+
+
+def event_keys(events: Sequence[Event]) -> list[tuple[str, str, int]]:
+    """The ``(step, kind, ordinal)`` key of each event, in order."""
+    counts: dict[tuple[str, str], int] = {}
+    keys: list[tuple[str, str, int]] = []
+    for event in events:
+        ordinal = counts.get((event.step, event.kind), 0)
+        counts[(event.step, event.kind)] = ordinal + 1
+        keys.append((event.step, event.kind, ordinal))
+    return keys
+
+
+def _short(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def fingerprint(event: Event) -> tuple[Any, ...]:
+    """What must be equal for a replayed event to match its record."""
+    if isinstance(event, MessageSent):
+        calls = tuple((c.name, c.arguments) for c in event.message.tool_calls or ())
+        return (event.sender, event.message.text, calls)
+    if isinstance(event, NodeEntered):
+        return (event.node,)
+    if isinstance(event, SpeakerSelected):
+        return (event.node, event.choice)
+    if isinstance(event, ModelCalled):
+        return (event.node, event.request_hash)
+    if isinstance(event, HumanInputReceived):
+        return (event.node, event.text)
+    if isinstance(event, CodeExecuted):
+        return (event.node, event.code, event.exit_code)
+    if isinstance(event, ToolCalled):
+        return (event.node, event.tool, event.arguments)
+    if isinstance(event, ToolReturned):
+        return (event.node, event.tool, event.content, event.is_error)
+    if isinstance(event, Terminated):
+        return (event.reason,)
+    if isinstance(event, RunFinished):
+        return (event.status, event.reason)
+    if isinstance(event, ErrorRaised):
+        return (event.code,)
+    return (event.node,)
+
+
+def describe(event: Event) -> str:
+    """A short readable account of an event, for divergence messages."""
+    if isinstance(event, MessageSent):
+        return f"a message from {event.sender}: {_short(event.message.text)}"
+    if isinstance(event, NodeEntered):
+        return f"node {event.node} speaking"
+    if isinstance(event, SpeakerSelected):
+        return f"{event.choice or 'nobody'} chosen to speak next"
+    if isinstance(event, ModelCalled):
+        return f"a model call by {event.node} with request {event.request_hash[:12]}"
+    if isinstance(event, HumanInputReceived):
+        return f"human input {_short(event.text)} for {event.node}"
+    if isinstance(event, CodeExecuted):
+        return f"code run by {event.node} (exit code {event.exit_code})"
+    if isinstance(event, ToolCalled | ToolReturned):
+        return f"{event.kind} {event.tool} by {event.node}"
+    if isinstance(event, Terminated):
+        return f"the end of the conversation ({event.reason})"
+    if isinstance(event, RunFinished):
+        return f"the run finishing {event.status} ({event.reason})"
+    if isinstance(event, ErrorRaised):
+        return f"error {event.code}: {_short(event.message)}"
+    return f"{event.kind} at {event.node or 'the run'}"
+
+
+class ReplayVerifier:
+    """Event sink: raise ReplayDivergenceError at the first event unlike its record."""
+
+    def __init__(self, recorded: Sequence[Event]) -> None:
+        keys = event_keys(recorded)
+        self._recorded = dict(zip(keys, recorded, strict=True))
+        self._order = keys
+        self._counts: dict[tuple[str, str], int] = {}
+        self._seen: set[tuple[str, str, int]] = set()
+        self.divergence: ReplayDivergenceError | None = None
+        self.checked = 0
+        """How many events matched their record."""
+
+    def __call__(self, event: Event) -> None:
+        if self.divergence is not None:
+            return  # the run is unwinding from the first difference; the rest is noise
+        if isinstance(event, ErrorRaised) and event.code == ReplayDivergenceError.code:
+            self.divergence = ReplayDivergenceError(event.message)
+            return
+        ordinal = self._counts.get((event.step, event.kind), 0)
+        self._counts[(event.step, event.kind)] = ordinal + 1
+        key = (event.step, event.kind, ordinal)
+        expected = self._recorded.get(key)
+        where = RunLocation(event.run_id, event.step, event.node or None)
+        if expected is None:
+            self._fail(f"expected nothing more here, got {describe(event)}", where)
+        elif fingerprint(expected) != fingerprint(event):
+            self._fail(f"expected {describe(expected)}, got {describe(event)}", where)
+        self._seen.add(key)
+        self.checked += 1
+
+    def _fail(self, message: str, where: RunLocation) -> None:
+        self.divergence = ReplayDivergenceError(
+            f"the replay diverged from the record: {message}", where=where
+        )
+        raise self.divergence
+
+    def missing(self, *, ignore_ending: bool = False) -> tuple[str, str, int] | None:
+        """The first recorded key the replay has not produced (None: all of them)."""
+        for key in self._order:
+            if key in self._seen or (ignore_ending and key[1] in ENDING_KINDS):
+                continue
+            return key
+        return None
+
+    def finish(self) -> None:
+        """Raise ReplayDivergenceError when the replay ended before the record did."""
+        key = self.missing()
+        if key is not None and self.divergence is None:
+            event = self._recorded[key]
+            self.divergence = ReplayDivergenceError(
+                f"the replay ended, but the record continues with {describe(event)}",
+                where=RunLocation(event.run_id, event.step, event.node or None),
+            )
+            raise self.divergence
