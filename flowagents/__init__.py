@@ -140,5 +140,6 @@ __all__ = [
     "graph_from_transitions",
     "graph_json_schema",
     "load_graph_spec",
+    "observe",
     "register_function",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -68,6 +69,9 @@ def run(
         sinks = [] if quiet or as_json else [ConsolePrinter(console).sink]
         inputs = input_provider(non_interactive)
         if store is not None:
+            run_id = run_id or uuid.uuid4().hex[:16]
+            if not as_json:
+                console.print(f"recording run {run_id} in {store.location}")
             result = record_run(
                 store,
                 graph,
@@ -102,7 +106,5 @@ def run(
     from flowagents.cli._store_commands import print_outcome
 
     print_outcome(console, result)
-    if store is not None:
-        console.print(f"recorded as run {result.run_id} in {store.location}")
     if result.status == "failed":
         raise typer.Exit(code=1)

@@ -98,7 +98,9 @@ def list_runs(
     if as_json:
         typer.echo(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
         return
-    table = Table("run", "graph", "status", "reason", "started", "events")
+    table = Table()
+    for column in ("run", "graph", "status", "reason", "started", "events"):
+        table.add_column(column, no_wrap=True)
     for run in runs:
         table.add_row(
             run.run_id, run.graph, run.status, run.reason, _when(run.started_at), str(run.events)
@@ -132,7 +134,8 @@ def show(
         console.print(f"task: {escape(run.task)}")
     for event in recorded:
         if isinstance(event, MessageSent):
-            console.print(f"\n[dim]{event.step}[/] [bold yellow]{escape(event.sender)}[/]:")
+            speaker = event.sender or event.message.name or event.message.role
+            console.print(f"\n[dim]{event.step}[/] [bold yellow]{escape(speaker)}[/]:")
             if event.message.text:
                 console.print(escape(event.message.text))
             for call in event.message.tool_calls or ():

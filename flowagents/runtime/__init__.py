@@ -7,6 +7,7 @@ from flowagents.runtime._context import (
     Interceptor,
     RunContext,
     current_run,
+    observe,
     request_hash,
 )
 from flowagents.runtime._engine import Runner, RunResult, RunStatus
@@ -32,6 +33,7 @@ __all__ = [
     "SpeakerSelector",
     "current_run",
     "forget_rejections",
+    "observe",
     "parse_choice",
     "request_hash",
 ]

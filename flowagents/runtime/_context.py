@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -356,6 +357,27 @@ CURRENT_STEP: ContextVar[StepScope] = ContextVar(
     "flowagents_step",
     default=StepScope(),  # noqa: B039
 )
+
+
+OBSERVERS: ContextVar[tuple[EventSink, ...]] = ContextVar("flowagents_observers", default=())
+
+
+@contextmanager
+def observe(*sinks: EventSink) -> Iterator[None]:
+    """Give every run started inside this block these extra event sinks.
+
+    The way to record or watch runs that code you do not control starts, such as a script
+    written against the familiar API (``initiate_chat``, group chats)::
+
+        events = []
+        with observe(events.append):
+            user_proxy.initiate_chat(assistant, message="...")
+    """
+    token = OBSERVERS.set((*OBSERVERS.get(), *sinks))
+    try:
+        yield
+    finally:
+        OBSERVERS.reset(token)
 
 
 def current_run() -> RunContext:

@@ -33,6 +33,7 @@ from flowagents.models import ModelClient, ModelRequest
 from flowagents.runtime._context import (
     CURRENT_RUN,
     CURRENT_STEP,
+    OBSERVERS,
     EventSink,
     InputProvider,
     Interceptor,
@@ -190,7 +191,7 @@ class Runner:
         if outer.is_idle:
             ctx = RunContext(
                 run_id or uuid.uuid4().hex[:16],
-                sinks=self.sinks,
+                sinks=[*self.sinks, *OBSERVERS.get()],
                 input_provider=self._input_provider,
                 interceptor=self._interceptor,
             )
