@@ -75,7 +75,7 @@ from flowagents.models import (
     OpenAIChatModel,
     ScriptedModel,
 )
-from flowagents.runtime import Runner, RunResult
+from flowagents.runtime import Runner, RunResult, observe
 from flowagents.tools import Tool, ToolOutcome, execute_tool_calls
 
 __version__ = "0.1.0"
