@@ -175,6 +175,14 @@ class RunContext:
         Its events carry this run's id and go to this run's sinks (and ``sinks``), in this
         run's sequence; its usage counts here too.
         """
+        from flowagents.runtime._console import ConsolePrinter
+
+        def prints(sink: EventSink) -> bool:
+            return isinstance(getattr(sink, "__self__", None), ConsolePrinter)
+
+        # One console is enough: a printed chat inside a printed run is printed once.
+        if any(prints(sink) for sink in self.sinks):
+            sinks = [sink for sink in sinks if not prints(sink)]
         nested = RunContext(
             self.run_id,
             sinks=[*self.sinks, *sinks],

@@ -392,7 +392,7 @@ class Runner:
             message = message.model_copy(update={"name": "user"})
         step = scope.next_step()
         CURRENT_STEP.set(StepScope(step, sender or ""))
-        self._emit_message(scope, step, sender or "", message)
+        self._emit_message(scope, step, sender or message.name or "user", message)
         scope.deliver(message, sender)
         if sender is None:
             return scope.graph.start

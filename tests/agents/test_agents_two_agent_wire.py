@@ -53,13 +53,15 @@ def test_assistant_writes_code_user_proxy_runs_it(tmp_path: Path, executor: str)
     assert history[3]["content"] == FINAL_REPLY
     # The assistant saw its system message, the task, then the code output as the user's turn.
     assert len(requests) == 2
-    second = requests[1].body["messages"]
+    first_body, second_body = requests[0].body, requests[1].body
+    assert first_body is not None and second_body is not None
+    second = second_body["messages"]
     assert second[0]["role"] == "system"
     assert "TERMINATE" in second[0]["content"]
     assert [m["role"] for m in second[1:]] == ["user", "assistant", "user"]
     assert "42" in second[-1]["content"]
-    assert requests[0].body["model"] == "gpt-test"
-    assert requests[0].body["temperature"] == 0
+    assert first_body["model"] == "gpt-test"
+    assert first_body["temperature"] == 0
     # The ChatResult: summary without the keyword, cost per model from the server's usage.
     assert result.summary == "The product is 42."
     assert result.termination_reason == "is_termination_msg"
