@@ -14,6 +14,8 @@ General layout (one package per concern; the public names are re-exported here):
 - ``cli``: the ``flowagents`` command.
 """
 
+import typing as _typing
+
 from flowagents.agents import (
     Agent,
     AssistantAgent,
@@ -72,11 +74,13 @@ from flowagents.models import (
     ModelClient,
     ModelRequest,
     ModelResponse,
-    OpenAIChatModel,
     ScriptedModel,
 )
 from flowagents.runtime import Runner, RunResult, observe
 from flowagents.tools import Tool, ToolOutcome, execute_tool_calls
+
+if _typing.TYPE_CHECKING:
+    from flowagents.models import OpenAIChatModel
 
 __version__ = "0.1.0"
 
@@ -143,3 +147,12 @@ __all__ = [
     "observe",
     "register_function",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # The OpenAI client is imported on first use (see flowagents.models).
+    if name == "OpenAIChatModel":
+        from flowagents.models import OpenAIChatModel
+
+        return OpenAIChatModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

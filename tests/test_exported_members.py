@@ -25,4 +25,6 @@ def test_every_public_attribute_is_exported() -> None:
         for name, value in vars(flowagents).items()
         if not name.startswith("_") and not isinstance(value, type(flowagents))
     }
-    assert public == set(flowagents.__all__) - {"__version__"}
+    # Everything public is exported (the lazily imported OpenAIChatModel is not yet in vars).
+    assert public <= set(flowagents.__all__)
+    assert set(flowagents.__all__) - public <= {"__version__", "OpenAIChatModel"}

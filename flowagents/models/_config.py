@@ -13,7 +13,7 @@ when one is unavailable, refuses the key or times out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -32,8 +32,11 @@ from flowagents.errors import (
     ModelTimeoutError,
     ModelUnavailableError,
 )
-from flowagents.models._openai import ModelCapabilities, OpenAIChatModel
+from flowagents.models._capabilities import ModelCapabilities
 from flowagents.models._protocol import ModelClient, ModelRequest, ModelResponse
+
+if TYPE_CHECKING:
+    from flowagents.models._openai import OpenAIChatModel
 
 # Keys a single-model llm_config may give at the top level instead of in config_list.
 _ENTRY_KEYS = ("model", "api_key", "base_url", "api_type", "price", "tags", "default_headers")
@@ -178,6 +181,9 @@ def llm_config_from(value: LLMConfig | Mapping[str, Any]) -> LLMConfig:
 
 
 def _client_for(entry: ModelConfig, config: LLMConfig) -> OpenAIChatModel:
+    # Imported here: the SDK is heavy (~40 MB, ~0.3 s) and many runs never call a model.
+    from flowagents.models._openai import OpenAIChatModel
+
     def first(*values: Any) -> Any:
         return next((value for value in values if value is not None), None)
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import openai
 from openai.resources.chat.completions import AsyncCompletions
-from pydantic import BaseModel, ConfigDict
 
 from flowagents.errors import (
     ModelAuthError,
@@ -31,32 +30,13 @@ from flowagents.errors import (
     ModelUnavailableError,
 )
 from flowagents.messages import Message, ToolCall
+from flowagents.models._capabilities import ModelCapabilities
 from flowagents.models._protocol import ModelRequest, ModelResponse, Usage
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers (vLLM, Ollama, llama.cpp) accept any key; the SDK insists on one.
 PLACEHOLDER_API_KEY = "EMPTY"
 SDK_DEFAULT_TIMEOUT = 600.0
-
-
-class ModelCapabilities(BaseModel):
-    """What an endpoint is known to support; None means not known yet (try it).
-
-    Other components read these hints to pick a mechanism without a failing request first
-    (the speaker selector: ``json_schema``, ``json_object``, ``tools``, ``tool_choice``).
-    The client itself uses ``stream_tools`` (stream requests with tools only when not False,
-    and sets it to False when a server rejects them) and ``stream_usage`` (ask for usage in
-    the last streamed chunk).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    json_schema: bool | None = None
-    json_object: bool | None = None
-    tools: bool | None = None
-    tool_choice: bool | None = None
-    stream_tools: bool | None = None
-    stream_usage: bool = True
 
 
 class _Malformed(ValueError):

@@ -80,6 +80,10 @@ class RunStore(abc.ABC):
         ``RunFinished`` sets the row's status, reason and end time, in the same transaction.
         """
 
+    def append_events(self, items: Sequence[tuple[Event, int]]) -> list[bool]:
+        """``append_event`` for several events in one transaction; which were new."""
+        return [self.append_event(event, ordinal) for event, ordinal in items]
+
     @abc.abstractmethod
     def events(self, run_id: str) -> list[Event]:
         """The events of ``run_id`` in the order they were stored."""

@@ -31,25 +31,48 @@ if TYPE_CHECKING:
 _DIVERGED_HINT = "the graph, a prompt or an agent changed since the run was recorded"
 
 
-class RecordingSink:
-    """An event sink that commits every event to ``store`` as it happens.
+#: Events after which the sink commits: the end of a step, a pause, the end of a run.
+COMMIT_KINDS = frozenset(
+    {"node_left", "human_input_requested", "error", "terminated", "run_finished"}
+)
 
-    Events the store already has (a re-executed prefix) are skipped; the new ones are then
-    handed to the ``forward`` sinks (e.g. a console printer), after they are committed.
+
+class RecordingSink:
+    """An event sink that commits a run's events to ``store`` as its steps complete.
+
+    Events are committed in one transaction at the end of each step (and at a pause, an
+    error, the end of the run, and by ``flush()``, which the Recorder calls before anything
+    goes to the outside world), so a crash loses at most the steps in flight, none of whose
+    outside answers are lost (those are committed as they arrive). Events the store already
+    has (a re-executed prefix) are skipped; new ones are then handed to the ``forward``
+    sinks (e.g. a console printer), after they are committed.
     """
 
     def __init__(self, store: RunStore, *, forward: Sequence[EventSink] = ()) -> None:
         self.store = store
         self.forward = list(forward)
         self._counts: dict[tuple[str, str, str], int] = {}
+        self._pending: list[tuple[Event, int]] = []
 
     def __call__(self, event: Event) -> None:
         key = (event.run_id, event.step, event.kind)
         ordinal = self._counts.get(key, 0)
         self._counts[key] = ordinal + 1
-        if self.store.append_event(event, ordinal):
-            for sink in self.forward:
-                sink(event)
+        self._pending.append((event, ordinal))
+        if event.kind in COMMIT_KINDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the events not yet stored, in one transaction."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        new = self.store.append_events(pending)
+        if self.forward:
+            for (event, _), fresh in zip(pending, new, strict=True):
+                if fresh:
+                    for sink in self.forward:
+                        sink(event)
 
 
 class Recorder:
@@ -62,8 +85,8 @@ class Recorder:
     scripts: they are still called when answered from the record, so that their position in
     the script stays right for the live calls that follow. ``replies`` answer the first human
     input requests the record lacks (a paused run's answer). Answers are written to ``store``
-    (None: nowhere) under the
-    id of the run being executed.
+    (None: nowhere) under the id of the run being executed; ``sink`` is flushed before any
+    live call, so that everything before it is durable.
     """
 
     def __init__(
@@ -75,8 +98,10 @@ class Recorder:
         strict: bool = False,
         call_through: Collection[str] = (),
         replies: Sequence[str] = (),
+        sink: RecordingSink | None = None,
     ) -> None:
         self.store = store
+        self.sink = sink
         self._record = {(r.step, r.kind, r.ordinal): r for r in record}
         self._replay_filter = replay_filter
         self._strict = strict
@@ -105,6 +130,10 @@ class Recorder:
         if replayed is not None and replayed.run_id == record.run_id:
             return  # already stored under this run
         self.store.put_call(record)
+
+    def _flush(self) -> None:
+        if self.sink is not None:
+            self.sink.flush()
 
     def _missing(self, run_id: str, step: str, node: str, what: str) -> ReplayDivergenceError:
         return ReplayDivergenceError(
@@ -141,6 +170,7 @@ class Recorder:
             return response
         if self._strict:
             raise self._missing(run_id, step, node, f"a model call (request {request_hash[:12]})")
+        self._flush()
         response = await call()
         self.live += 1
         self._save(
@@ -172,6 +202,7 @@ class Recorder:
             # The record ends waiting here (or the verifier reports the difference).
             raise HumanInputNeeded("", agent=node)
         else:
+            self._flush()
             text = await call()
         self.live += 1
         self._save(self._new(run_id, step, "human", ordinal, node, {"text": text}))
@@ -190,6 +221,7 @@ class Recorder:
             return CodeResult.model_validate(recorded.answer)
         if self._strict:
             raise self._missing(run_id, step, node, "a code execution")
+        self._flush()
         result = await call()
         self.live += 1
         self._save(self._new(run_id, step, "code", ordinal, node, result.model_dump(mode="json")))
@@ -206,6 +238,7 @@ class Recorder:
             return [ToolResponse.model_validate(item) for item in recorded.answer]
         if self._strict:
             raise self._missing(run_id, step, node, "tool calls")
+        self._flush()
         responses = await call()
         self.live += 1
         answer = [response.model_dump(mode="json") for response in responses]

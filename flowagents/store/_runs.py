@@ -8,6 +8,7 @@ checked against its record (replay).
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -65,6 +66,7 @@ class ReplayReport(BaseModel):
     result: RunResult | None = None
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("flowagents", "pydantic", "openai"):
@@ -88,7 +90,7 @@ def build_manifest(graph: CompiledGraph, spec: RunSpec) -> dict[str, Any]:
         "seed": spec.seed,
         "max_turns": spec.max_turns,
         "models": models,
-        "versions": _versions(),
+        "versions": dict(_versions()),
         "platform": platform.platform(),
         "process": {"host": socket.gethostname(), "pid": os.getpid()},
         "run_spec": spec.model_dump(mode="json"),
@@ -141,11 +143,12 @@ def record_run(
         max_turns=max_turns,
         cache_seed=cache_seed,
     )
-    recorder = Recorder(store)
+    sink = RecordingSink(store, forward=sinks)
+    recorder = Recorder(store, sink=sink)
     runner = Runner(
         graph,
         agents=agents,
-        sinks=[RecordingSink(store, forward=sinks)],
+        sinks=[sink],
         input_provider=input_provider,
         interceptor=_interceptor(store, recorder, cache_seed),
         max_turns=max_turns,
@@ -262,11 +265,12 @@ def resume_run(
         record=store.calls(run_id),
         call_through=scripted_models(graph),
         replies=[reply] if reply is not None else [],
+        sink=(sink := RecordingSink(store, forward=sinks)),
     )
     runner = Runner(
         graph,
         agents=agents,
-        sinks=[RecordingSink(store, forward=sinks)],
+        sinks=[sink],
         input_provider=input_provider,
         interceptor=_interceptor(store, recorder, spec.cache_seed),
         max_turns=spec.max_turns,
@@ -392,13 +396,14 @@ def fork_run(
         record=store.calls(run_id),
         replay_filter=replay_filter,
         call_through=scripted_models(graph),
+        sink=(sink := RecordingSink(store, forward=sinks)),
     )
     manifest = build_manifest(graph, spec.model_copy(update={"graph_hash": graph.content_hash}))
     manifest["forked_from"] = {"run_id": run_id, "step": from_step}
     runner = Runner(
         graph,
         agents=agents,
-        sinks=[RecordingSink(store, forward=sinks)],
+        sinks=[sink],
         input_provider=input_provider,
         interceptor=_interceptor(store, recorder, spec.cache_seed),
         max_turns=spec.max_turns,

@@ -185,46 +185,53 @@ class SQLiteRunStore(RunStore):
     # -- events ------------------------------------------------------------------------------
 
     def append_event(self, event: Event, ordinal: int) -> bool:
-        body = EVENT_ADAPTER.dump_json(event).decode()
+        return self.append_events([(event, ordinal)])[0]
+
+    def append_events(self, items: Sequence[tuple[Event, int]]) -> list[bool]:
+        rows = [
+            (event.run_id, event.step, event.kind, ordinal, EVENT_ADAPTER.dump_json(event).decode())
+            for event, ordinal in items
+        ]
         with self._guard() as db:
-            if not isinstance(event, RunStarted | RunFinished):
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO events (run_id, step, kind, ordinal, body) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (event.run_id, event.step, event.kind, ordinal, body),
-                )
-                return cursor.rowcount > 0
             db.execute("BEGIN IMMEDIATE")
             try:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO events (run_id, step, kind, ordinal, body) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (event.run_id, event.step, event.kind, ordinal, body),
-                )
-                inserted = cursor.rowcount > 0
-                if inserted and isinstance(event, RunStarted):
-                    db.execute(
-                        "INSERT OR IGNORE INTO runs (run_id, graph, status, reason, task, "
-                        "started_at, ended_at, manifest) VALUES (?, ?, 'running', '', ?, ?, "
-                        "NULL, ?)",
-                        (
-                            event.run_id,
-                            event.graph,
-                            event.task,
-                            event.ts,
-                            json.dumps(event.manifest, default=str),
-                        ),
-                    )
-                elif inserted and isinstance(event, RunFinished):
-                    db.execute(
-                        "UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE run_id = ?",
-                        (event.status, event.reason, event.ts, event.run_id),
-                    )
+                inserted = [
+                    self._insert(db, event, row)
+                    for (event, _), row in zip(items, rows, strict=True)
+                ]
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
                 raise
-            return inserted
+        return inserted
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, event: Event, row: tuple[Any, ...]) -> bool:
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO events (run_id, step, kind, ordinal, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            row,
+        )
+        inserted = cursor.rowcount > 0
+        if inserted and isinstance(event, RunStarted):
+            db.execute(
+                "INSERT OR IGNORE INTO runs (run_id, graph, status, reason, task, "
+                "started_at, ended_at, manifest) VALUES (?, ?, 'running', '', ?, ?, "
+                "NULL, ?)",
+                (
+                    event.run_id,
+                    event.graph,
+                    event.task,
+                    event.ts,
+                    json.dumps(event.manifest, default=str),
+                ),
+            )
+        elif inserted and isinstance(event, RunFinished):
+            db.execute(
+                "UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE run_id = ?",
+                (event.status, event.reason, event.ts, event.run_id),
+            )
+        return inserted
 
     def events(self, run_id: str) -> list[Event]:
         with self._guard() as db:

@@ -1,0 +1,88 @@
+"""What recording costs per turn: a two-agent ping-pong at zero model latency.
+
+Each agent answers with a reply function (no model), 200 turns a run. Three ways:
+
+- ``off``: no sinks at all (the engine builds no events): the engine's own per-turn cost;
+- ``null sink``: events built and handed to a sink that drops them;
+- ``recorded``: ``record_run`` into a SQLite store (WAL, one transaction per event, the
+  recorder interceptor in front), as ``flowagents run`` does.
+
+Prints the median over 7 runs of each. Target: recorded under 2x off per turn.
+
+    .venv/bin/python bench/bench_recording.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flowagents.agents import ConversableAgent
+from flowagents.agents._chat import pair_graph
+from flowagents.runtime import Runner
+from flowagents.store import SQLiteRunStore, record_run
+
+TURNS = 200
+RUNS = 7
+
+
+def agents() -> dict[str, ConversableAgent]:
+    made = {}
+    for name in ("ping", "pong"):
+        agent = ConversableAgent(name, llm_config=False, human_input_mode="NEVER")
+
+        def reply(recipient: Any, messages: Any, sender: Any, config: Any) -> tuple[bool, str]:
+            return True, f"{recipient.name} {len(messages or [])}"
+
+        agent.register_reply([ConversableAgent, None], reply)
+        made[name] = agent
+    return made
+
+
+def timed(run: Callable[[], int]) -> float:
+    start = time.perf_counter()
+    messages = run()
+    elapsed = time.perf_counter() - start
+    assert messages == TURNS, messages
+    return elapsed / TURNS
+
+
+def main() -> None:
+    graph = pair_graph("ping", "pong")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteRunStore(Path(tmp) / "runs.db")
+
+        def off() -> int:
+            result = Runner(graph, agents=agents(), max_turns=TURNS).run("start")
+            return len(result.messages)
+
+        def null_sink() -> int:
+            runner = Runner(graph, agents=agents(), max_turns=TURNS, sinks=[lambda e: None])
+            return len(runner.run("start").messages)
+
+        def recorded() -> int:
+            result = record_run(store, graph, "start", agents=agents(), max_turns=TURNS)
+            return len(result.messages)
+
+        results: dict[str, float] = {}
+        for label, run in (("off", off), ("null sink", null_sink), ("recorded", recorded)):
+            run()  # warm up
+            results[label] = statistics.median(timed(run) for _ in range(RUNS))
+        events = len(store.events(store.list_runs(limit=1)[0].run_id))
+        store.close()
+    for label, per_turn in results.items():
+        ratio = per_turn / results["off"]
+        print(f"{label:>10}: {per_turn * 1e6:8.1f} us/turn  ({ratio:.2f}x off)")
+    print(f"({events} events recorded per run of {TURNS} turns)")
+    verdict = "OK" if results["recorded"] < 2 * results["off"] else "ABOVE TARGET"
+    print(f"target recorded < 2x off: {verdict}")
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()

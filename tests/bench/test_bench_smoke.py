@@ -1,0 +1,77 @@
+"""Every benchmark workload runs on flowagents at a tiny size and reports its figures.
+
+No timing is asserted: only that each workload does the work it claims (message counts,
+events recorded) and returns a result with the expected keys.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.harness import run_workload, table  # noqa: E402
+from bench.run import main  # noqa: E402
+from bench.workloads import WORKLOADS  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_workload_runs_on_flowagents(name: str) -> None:
+    workload = WORKLOADS[name]
+    outcome = run_workload(workload, repeat=1, frameworks=["flowagents"], size=workload.smoke)
+    [result] = outcome.runs["flowagents"]
+    assert set(result) == {"workload", "framework", "metrics", "details"}
+    assert result["workload"] == name
+    assert result["framework"] == "flowagents"
+    assert set(result["metrics"]) == {metric.name for metric in workload.metrics}
+    assert all(value > 0 for value in result["metrics"].values())
+    # the event stream was on: a sink received the run's events
+    assert result["details"]["events"] > 0
+    for verdict in outcome.verdicts():
+        assert verdict["status"] in {"met", "missed", "not measured"}
+
+
+def test_workloads_do_the_work_they_claim() -> None:
+    def details(name: str) -> dict[str, object]:
+        workload = WORKLOADS[name]
+        outcome = run_workload(workload, repeat=1, frameworks=["flowagents"], size=workload.smoke)
+        return outcome.runs["flowagents"][0]["details"]
+
+    assert details("pingpong")["turns_per_chat"] == 6  # max_turns=3: 2 messages per turn
+    assert details("chain")["nodes_spoken"] == 3
+    assert details("groupchat")["rounds_per_chat"] == 4
+    assert details("groupchat_scripted")["rounds_per_chat"] == 4
+    assert details("fanout")["messages"] == 5  # task, source, 3 branches
+    assert details("concurrent")["messages_per_chat"] == [4]  # max_turns=2
+
+
+def test_cli_prints_a_table_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.json"
+    argv = ["--workload", "chain", "--workload", "pingpong", "--repeat", "2", "--smoke",
+            "--flowagents-only", "--quiet", "--json", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "chain" in printed and "pingpong" in printed and "<= 0.1x langgraph" in printed
+    data = json.loads(out.read_text())
+    assert [w["workload"] for w in data["workloads"]] == ["chain", "pingpong"]
+    chain = data["workloads"][0]
+    assert len(chain["runs"]["flowagents"]) == 2
+    assert chain["medians"]["flowagents"]["us_per_node"] > 0
+    # the peer was not run, so its ratio target is reported as not measured
+    assert chain["targets"][0]["status"] == "not measured"
+
+
+def test_table_lists_every_metric() -> None:
+    workload = WORKLOADS["concurrent"]
+    outcome = run_workload(workload, repeat=1, frameworks=["flowagents"], size=workload.smoke)
+    lines = table([outcome]).splitlines()
+    assert len(lines) == 2 + len(workload.metrics)
+    assert "peak RSS (MB)" in lines[3]
