@@ -1,0 +1,66 @@
+"""The store commands in-process: run records by default, runs, show, --no-record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from store_helpers import GRAPHS
+from typer.testing import CliRunner
+
+from flowagents.cli import app
+from flowagents.store import SQLiteRunStore
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_env_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("FLOWAGENTS_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_run_records_by_default_and_prints_the_id(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(GRAPHS / "loop.yaml"), "-t", "go", "-q",
+                                 "--run-id", "abc"])
+    assert result.exit_code == 0, result.output
+    assert "recording run abc in" in result.output
+    with SQLiteRunStore(tmp_path / ".flowagents" / "runs.db") as store:
+        run = store.get_run("abc")
+        assert (run.graph, run.status, run.task) == ("loop", "completed", "go")
+        manifest = run.manifest
+    assert manifest["graph_file"] == str((GRAPHS / "loop.yaml").resolve())
+    assert manifest["seed"] == 0 and manifest["graph_hash"]
+    assert {"python", "flowagents", "pydantic"} <= set(manifest["versions"])
+    assert manifest["run_spec"]["task"] == "go"
+
+
+def test_no_record_leaves_no_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(GRAPHS / "loop.yaml"), "-t", "go", "-q",
+                                 "--no-record"])
+    assert result.exit_code == 0, result.output
+    assert "completed" in result.output
+    assert not (tmp_path / ".flowagents").exists()
+
+
+def test_runs_lists_and_filters_and_show_prints_the_transcript(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.db")
+    for graph, run_id in (("loop.yaml", "l1"), ("ask.yaml", "a1")):
+        done = runner.invoke(app, ["run", str(GRAPHS / graph), "-t", "go", "-q",
+                                   "--store", store, "--run-id", run_id])
+        assert done.exit_code == 0, done.output
+    listed = runner.invoke(app, ["runs", "--store", store, "--json"])
+    assert [r["run_id"] for r in json.loads(listed.output)] == ["a1", "l1"]
+    waiting = runner.invoke(app, ["runs", "--store", store, "--status", "waiting_for_human",
+                                  "--json"])
+    assert [r["run_id"] for r in json.loads(waiting.output)] == ["a1"]
+    by_graph = runner.invoke(app, ["runs", "--store", store, "--graph", "loop"])
+    assert "l1" in by_graph.output and "a1" not in by_graph.output
+    shown = runner.invoke(app, ["show", "l1", "--store", store])
+    assert shown.exit_code == 0, shown.output
+    assert "run l1 graph loop: completed (terminal_node)" in shown.output
+    assert "critic turn 1: REVISE" in shown.output
+    assert "editor turn 1" in shown.output
+    missing = runner.invoke(app, ["show", "nope", "--store", store])
+    assert missing.exit_code == 1

@@ -1,0 +1,182 @@
+"""Exact replay against a loopback OpenAI server, divergence reports, forks, the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from store_helpers import GRAPHS, canonical, cli, transcript
+
+from flowagents.errors import ReplayDivergenceError, RunLocation
+from flowagents.events import ModelCalled
+from flowagents.graph import compile_graph
+from flowagents.runtime import RunResult
+from flowagents.store import SQLiteRunStore, fork_run, record_run, replay_run
+from flowagents.testing import LoopbackServer
+
+
+def answer(body: dict[str, Any]) -> Any:
+    """Deterministic: the speaker's system prompt and what it heard; selection: first choice."""
+    messages = body["messages"]
+    response_format = body.get("response_format")
+    if response_format is not None:
+        schema = response_format["json_schema"]["schema"]
+        choices = schema["properties"]["next_speaker"]["enum"]
+        return json.dumps({"next_speaker": choices[0]})
+    speaker = str(messages[0].get("content") or "?").removeprefix("You are ").rstrip(".")
+    heard = str(messages[-1].get("content") or "")[:20]
+    return f"{speaker} after {len(messages)} messages ({heard})"
+
+
+@pytest.fixture
+def server() -> Any:
+    with LoopbackServer(answer) as running:
+        yield running
+
+
+def write_graph(tmp_path: Path, server: LoopbackServer, **swap: str) -> Path:
+    text = (GRAPHS / "dynamic.yaml.in").read_text().replace("{base_url}", server.base_url)
+    for old, new in swap.items():
+        text = text.replace(old, new)
+    path = tmp_path / "dynamic.yaml"
+    path.write_text(text)
+    return path
+
+
+def recorded(tmp_path: Path, server: LoopbackServer) -> tuple[Path, Path, RunResult]:
+    graph = write_graph(tmp_path, server)
+    store = tmp_path / "runs.db"
+    with SQLiteRunStore(store) as opened:
+        result = record_run(opened, compile_graph(graph), "plan the launch", graph_file=graph,
+                            run_id="orig")
+    assert result.status == "completed"
+    return graph, store, result
+
+
+def test_replay_reproduces_the_transcript_with_zero_model_calls(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    _, store, original = recorded(tmp_path, server)
+    calls_recorded = len(server.requests)
+    with SQLiteRunStore(store) as opened:
+        events = opened.events("orig")
+        report = replay_run(opened, "orig")
+    kinds = [e.kind for e in events]
+    steps = {e.step for e in events}
+    assert any("/scout_a." in s for s in steps) and any("/panel." in s for s in steps)
+    assert any(isinstance(e, ModelCalled) and e.purpose == "select" for e in events)
+    assert calls_recorded == kinds.count("model_called")
+    assert report.complete
+    assert report.answers_replayed == calls_recorded
+    assert report.events_checked == len(events)
+    assert report.result is not None
+    assert report.result.messages == original.messages
+    assert len(transcript(events)) > len(original.messages)  # branches and panel inside
+    assert len(server.requests) == calls_recorded  # the server saw nothing during replay
+    done = cli("replay", "orig", "--store", str(store), "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "replay of run orig matches the whole record" in done.stdout
+    assert len(server.requests) == calls_recorded
+
+
+def test_a_changed_prompt_fails_replay_at_its_step(tmp_path: Path, server: LoopbackServer) -> None:
+    graph, store, _ = recorded(tmp_path, server)
+    with SQLiteRunStore(store) as opened:
+        first_writer = next(e for e in opened.events("orig")
+                            if isinstance(e, ModelCalled) and e.node == "writer")
+    graph.write_text(graph.read_text().replace("You are writer.", "You are a poet."))
+    calls = len(server.requests)
+    with SQLiteRunStore(store) as opened, pytest.raises(ReplayDivergenceError) as info:
+        replay_run(opened, "orig")
+    error = info.value
+    assert isinstance(error.where, RunLocation)
+    assert (error.where.step, error.where.node) == (first_writer.step, "writer")
+    assert "differs from the record" in str(error)
+    assert any("the graph changed since" in note for note in error.__notes__)
+    done = cli("replay", "orig", "--store", str(store), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "error[FA402]" in done.stderr
+    assert f"step={first_writer.step} node=writer" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(server.requests) == calls
+
+
+def test_a_changed_speaker_is_reported_as_expected_against_got(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    graph, store, _ = recorded(tmp_path, server)
+    # The judge now hands to the panel first: the selector's answer (recorded) no longer
+    # matches the candidates' order, so the replay's request differs at the judge's step.
+    graph.write_text(graph.read_text().replace(
+        "  - {from: judge, to: writer}\n  - {from: judge, to: panel}\n",
+        "  - {from: judge, to: panel}\n  - {from: judge, to: writer}\n"))
+    with SQLiteRunStore(store) as opened, pytest.raises(ReplayDivergenceError) as info:
+        replay_run(opened, "orig")
+    assert isinstance(info.value.where, RunLocation)
+    assert info.value.where.node == "judge"
+
+
+def test_fork_from_a_step_replays_the_prefix_and_goes_live(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    _, store, _ = recorded(tmp_path, server)
+    with SQLiteRunStore(store) as opened:
+        events = opened.events("orig")
+        writer_step = next(
+            e.step for e in events if e.kind == "node_entered" and e.node == "writer"
+        )
+        before = len(server.requests)
+        fork = fork_run(opened, "orig", writer_step, new_run_id="whatif")
+        forked = opened.events("whatif")
+        run = opened.get_run("whatif")
+    live = len(server.requests) - before
+    after_cut = [e for e in events[next(i for i, e in enumerate(events) if e.step == writer_step):]
+                 if e.kind == "model_called"]
+    assert fork.status == "completed"
+    assert run.manifest["forked_from"] == {"run_id": "orig", "step": writer_step}
+    assert live == len(after_cut)  # only the steps from the fork point on were called
+    assert canonical(forked) == canonical(events)  # same server answers: same conversation
+
+
+def test_cache_answers_repeated_requests_without_calls(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    graph = compile_graph(write_graph(tmp_path, server))
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        first = record_run(store, graph, "plan the launch", cache=True, run_id="one")
+        calls = len(server.requests)
+        second = record_run(store, graph, "plan the launch", cache=True, run_id="two")
+        cached = [e for e in store.events("two") if isinstance(e, ModelCalled)]
+        report = replay_run(store, "two", graph=graph)
+    assert len(server.requests) == calls
+    assert cached and all(e.cached for e in cached)
+    assert [m.text for m in second.messages] == [m.text for m in first.messages]
+    usage = second.cost["usage_excluding_cached_inference"]
+    assert set(usage) == {"total_cost"}  # every token came from the cache
+    assert report.complete
+
+
+def test_export_then_import_replays_in_another_store(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    _, store, _ = recorded(tmp_path, server)
+    other = tmp_path / "other.db"
+    for fmt in ("jsonl", "json"):
+        out = tmp_path / f"orig.{fmt}"
+        exported = cli("export", "orig", "--store", str(store), "--format", fmt, "-o", str(out),
+                       cwd=tmp_path)
+        assert exported.returncode == 0, exported.stderr
+    imported = cli("import", str(tmp_path / "orig.jsonl"), "--store", str(other), cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported run orig" in imported.stdout
+    again = cli("import", str(tmp_path / "orig.json"), "--store", str(other), cwd=tmp_path)
+    assert again.returncode == 1 and "already in the store" in again.stderr
+    with SQLiteRunStore(store) as a, SQLiteRunStore(other) as b:
+        assert b.events("orig") == a.events("orig")
+        assert b.calls("orig") == a.calls("orig")
+        assert b.get_run("orig") == a.get_run("orig")
+        calls = len(server.requests)
+        assert replay_run(b, "orig").complete
+    assert len(server.requests) == calls

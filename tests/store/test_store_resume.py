@@ -1,0 +1,152 @@
+"""Crash and resume: SIGKILL a real `flowagents run` mid-run, resume it, compare the record."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from store_helpers import GRAPHS, canonical, cli, spawn, transcript
+
+from flowagents.agents import ScriptedInput
+from flowagents.graph import compile_graph
+from flowagents.store import MemoryRunStore, SQLiteRunStore, record_run
+
+MODEL_CALLS = {"loop.yaml": 11, "fanout.yaml": 9}
+
+
+def baseline(graph: Path, **options: object) -> MemoryRunStore:
+    store = MemoryRunStore()
+    record_run(store, compile_graph(graph), "go", run_id="victim", **options)  # type: ignore[arg-type]
+    return store
+
+
+def wait_for(condition: object, process: object, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():  # type: ignore[operator]
+        assert process.poll() is None, f"the run ended before {what}: {process.stderr.read()}"  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def kill_during_call(graph: Path, call: int, tmp_path: Path, store: Path) -> None:
+    """Start the run, let the ``call``-th model call hang, then SIGKILL the process."""
+    marker = tmp_path / f"hung-{call}"
+    process = spawn(
+        "run", str(graph), "-t", "go", "-q", "--store", str(store), "--run-id", "victim",
+        cwd=tmp_path, FLOWAGENTS_TEST_HANG_AT=str(call), FLOWAGENTS_TEST_MARKER=str(marker),
+        FLOWAGENTS_TEST_DELAY="0.002", FLOWAGENTS_TEST_CALL_LOG=str(tmp_path / "calls-1"),
+    )
+    wait_for(marker.exists, process, f"model call {call}")
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+
+
+def assert_resumes_to_baseline(graph: Path, tmp_path: Path, store: Path) -> None:
+    with SQLiteRunStore(store) as opened:
+        before = opened.get_run("victim")
+        assert before.status == "running"
+        assert before.events > 0
+    done = cli("resume", "victim", "--store", str(store), "-q", cwd=tmp_path,
+               FLOWAGENTS_TEST_CALL_LOG=str(tmp_path / "calls-2"))
+    assert done.returncode == 0, done.stderr
+    assert "run victim: completed" in done.stdout
+    expected = baseline(graph).events("victim")
+    if (tmp_path / "calls-1").exists():  # killed inside a call: no answer was received twice
+        first = (tmp_path / "calls-1").read_text().splitlines()
+        second = (tmp_path / "calls-2").read_text().splitlines()
+        answered = [e for e in expected if e.kind == "model_called"]
+        assert not set(first) & set(second)
+        assert len(first) + len(second) == len(answered)
+    with SQLiteRunStore(store) as opened:
+        got = opened.events("victim")
+        run = opened.get_run("victim")
+    assert run.status == "completed"
+    assert run.manifest["resumed"][0]["from_status"] == "running"
+    assert len(got) == len(expected)  # nothing duplicated, nothing missing
+    assert canonical(got) == canonical(expected)
+    assert sorted(transcript(got)) == sorted(transcript(expected))
+
+
+@pytest.mark.parametrize("graph", ["loop.yaml", "fanout.yaml"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kill_during_a_random_model_call_then_resume(graph: str, seed: int, tmp_path: Path) -> None:
+    call = random.Random(f"{graph}{seed}").randint(2, MODEL_CALLS[graph])
+    store = tmp_path / "runs.db"
+    kill_during_call(GRAPHS / graph, call, tmp_path, store)
+    assert_resumes_to_baseline(GRAPHS / graph, tmp_path, store)
+
+
+def test_kill_after_some_events_are_committed_then_resume(tmp_path: Path) -> None:
+    store = tmp_path / "runs.db"
+    process = spawn(
+        "run", str(GRAPHS / "loop.yaml"), "-t", "go", "-q", "--store", str(store),
+        "--run-id", "victim", cwd=tmp_path, FLOWAGENTS_TEST_DELAY="0.05",
+    )
+
+    def enough_events() -> bool:
+        if not store.exists():
+            return False
+        db = sqlite3.connect(store, timeout=30)
+        try:
+            count = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        except sqlite3.OperationalError:
+            count = 0  # the schema is not created yet
+        db.close()
+        return bool(count >= 23)
+
+    wait_for(enough_events, process, "23 events")
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert_resumes_to_baseline(GRAPHS / "loop.yaml", tmp_path, store)
+
+
+def test_a_paused_run_resumes_with_the_reply(tmp_path: Path) -> None:
+    store = tmp_path / "runs.db"
+    started = cli("run", str(GRAPHS / "ask.yaml"), "-t", "go", "-q", "--store", str(store),
+                  "--run-id", "victim", cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    assert "waiting_for_human" in started.stdout
+    assert 'flowagents resume victim --reply "..."' in started.stdout
+    with SQLiteRunStore(store) as opened:
+        assert opened.get_run("victim").status == "waiting_for_human"
+    done = cli("resume", "victim", "--store", str(store), "--reply", "shorter please", "-q",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "run victim: completed" in done.stdout
+    expected = baseline(GRAPHS / "ask.yaml",
+                        input_provider=ScriptedInput(["shorter please"])).events("victim")
+    with SQLiteRunStore(store) as opened:
+        got = opened.events("victim")
+    assert canonical(got) == canonical(expected)
+    assert transcript(got) == transcript(expected)
+    assert ("3", "human", "shorter please") in transcript(got)
+
+
+def test_resume_refuses_a_changed_graph_unless_forced(tmp_path: Path) -> None:
+    graph = tmp_path / "loop.yaml"
+    shutil.copy(GRAPHS / "loop.yaml", graph)
+    store = tmp_path / "runs.db"
+    kill_during_call(graph, 4, tmp_path, store)
+    graph.write_text(graph.read_text().replace("max_turns: 30", "max_turns: 29"))
+    refused = cli("resume", "victim", "--store", str(store), "-q", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert f"the graph file {graph} changed since run victim was recorded" in refused.stderr
+    assert "--force" in refused.stderr
+    forced = cli("resume", "victim", "--store", str(store), "-q", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert "run victim: completed" in forced.stdout
+
+
+def test_resume_refuses_a_completed_run(tmp_path: Path) -> None:
+    store = tmp_path / "runs.db"
+    assert cli("run", str(GRAPHS / "loop.yaml"), "-t", "go", "-q", "--store", str(store),
+               "--run-id", "done", cwd=tmp_path).returncode == 0
+    refused = cli("resume", "done", "--store", str(store), cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "run done already completed" in refused.stderr
