@@ -65,6 +65,7 @@ class CompiledGraph:
         "_findings",
         "_hash",
         "_in",
+        "_lazy",
         "_models",
         "_name",
         "_nodes",
@@ -72,6 +73,8 @@ class CompiledGraph:
         "_out",
         "_source",
         "_spec",
+        "_start",
+        "_termination",
     )
     _bindings: Mapping[str, object]
     _canonical: GraphSpec
@@ -79,6 +82,7 @@ class CompiledGraph:
     _findings: tuple[Finding, ...]
     _hash: str | None
     _in: dict[str, tuple[CompiledEdge, ...]]
+    _lazy: tuple[Mapping[str, str], str | None] | None
     _models: Mapping[str, ModelSpec]
     _name: str
     _nodes: Mapping[str, CompiledNode]
@@ -86,6 +90,8 @@ class CompiledGraph:
     _out: dict[str, tuple[CompiledEdge, ...]]
     _source: str | None
     _spec: GraphSpec
+    _start: str
+    _termination: TerminationSpec
 
     def __init__(
         self,
@@ -119,6 +125,9 @@ class CompiledGraph:
         init(self, "_source", source)
         init(self, "_bindings", MappingProxyType(dict(bindings or {})))
         init(self, "_findings", tuple(findings))
+        init(self, "_start", spec.start or "")
+        init(self, "_termination", spec.termination)
+        init(self, "_lazy", None)
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise AttributeError(f"CompiledGraph is immutable (cannot set {name!r})")
@@ -151,7 +160,7 @@ class CompiledGraph:
     @property
     def start(self) -> str:
         """The first speaker ("" only in graphs that failed FG003)."""
-        return self._spec.start or ""
+        return self._start
 
     @property
     def nodes(self) -> Mapping[str, CompiledNode]:
@@ -165,7 +174,7 @@ class CompiledGraph:
 
     @property
     def termination(self) -> TerminationSpec:
-        return self._spec.termination
+        return self._termination
 
     @property
     def selector(self) -> SelectorSpec:
@@ -178,11 +187,13 @@ class CompiledGraph:
     @property
     def spec(self) -> GraphSpec:
         """The spec as written (subgroup file references kept)."""
+        self._materialize()
         return self._spec
 
     @property
     def canonical_spec(self) -> GraphSpec:
         """The spec with its name filled in and subgroup files inlined (what is hashed)."""
+        self._materialize()
         return self._canonical
 
     @property
@@ -203,7 +214,7 @@ class CompiledGraph:
     def content_hash(self) -> str:
         """sha256 of the canonical spec (subgroup files inlined, keys sorted), hex."""
         if self._hash is None:  # computed on first use: a pure function of the spec
-            data = self._canonical.model_dump(mode="json", by_alias=True)
+            data = self.canonical_spec.model_dump(mode="json", by_alias=True)
             text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             object.__setattr__(self, "_hash", hashlib.sha256(text.encode()).hexdigest())
         assert self._hash is not None
@@ -232,8 +243,9 @@ class CompiledGraph:
 
         Renaming is a graph isomorphism, so every finding still holds. Only for graphs
         without guards or subgroups, whose node names could also hide in guard counters or
-        nested files; the familiar API uses it to give every two-agent chat its agents'
-        names without compiling the same two-node graph once per pair.
+        nested files. What the runtime reads is renamed at once; the spec, the networkx graph
+        and the hash on first use. The familiar API gives every two-agent chat its agents'
+        names this way, without compiling the same two-node graph once per pair.
         """
         if any(edge.guard is not None for edge in self._edges) or any(
             node.kind != "agent" for node in self._nodes.values()
@@ -243,25 +255,6 @@ class CompiledGraph:
         def rename(node: str) -> str:
             return names.get(node, node)
 
-        spec = self._spec
-        renamed = spec.model_copy(
-            update={
-                "name": name if name is not None else spec.name,
-                "start": rename(spec.start) if spec.start else spec.start,
-                "agents": [
-                    agent.model_copy(update={"name": rename(agent.name)}) for agent in spec.agents
-                ],
-                "edges": [
-                    edge.model_copy(
-                        update={"source": rename(edge.source), "target": rename(edge.target)}
-                    )
-                    for edge in spec.edges
-                ],
-                "termination": spec.termination.model_copy(
-                    update={"terminal": tuple(rename(t) for t in spec.termination.terminal)}
-                ),
-            }
-        )
         nodes = {
             rename(node.name): replace(
                 node,
@@ -274,20 +267,68 @@ class CompiledGraph:
             )
             for node in self._nodes.values()
         }
-        edges = [
+        edges = tuple(
             replace(edge, source=rename(edge.source), target=rename(edge.target))
             for edge in self._edges
-        ]
-        return CompiledGraph(
-            name=renamed.name or self._name,
-            spec=renamed,
-            canonical=renamed,
-            nodes=nodes,
-            edges=edges,
-            graph=_renamed_networkx(self._nx, rename),
-            source=self._source,
-            findings=self._findings,
         )
+        out: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
+        into: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
+        for edge in edges:
+            out[edge.source].append(edge)
+            into[edge.target].append(edge)
+        graph = object.__new__(CompiledGraph)
+        init = object.__setattr__
+        for slot in CompiledGraph.__slots__:
+            init(graph, slot, getattr(self, slot))
+        init(graph, "_name", name if name is not None else self._name)
+        init(graph, "_hash", None)
+        init(graph, "_nodes", MappingProxyType(nodes))
+        init(graph, "_edges", edges)
+        init(graph, "_out", {node: tuple(items) for node, items in out.items()})
+        init(graph, "_in", {node: tuple(items) for node, items in into.items()})
+        init(graph, "_bindings", MappingProxyType({}))
+        init(graph, "_start", rename(self._start) if self._start else "")
+        terminal = self._termination.terminal
+        if terminal:
+            init(
+                graph,
+                "_termination",
+                self._termination.model_copy(update={"terminal": tuple(map(rename, terminal))}),
+            )
+        init(graph, "_lazy", (dict(names), name))
+        return graph
+
+    def _materialize(self) -> None:
+        """Build the renamed spec and networkx graph of a relabeled() graph, once."""
+        if self._lazy is None:
+            return
+        names, name = self._lazy
+
+        def rename(node: str) -> str:
+            return names.get(node, node)
+
+        spec = self._spec
+        renamed = spec.model_copy(
+            update={
+                "name": name if name is not None else spec.name,
+                "start": self._start or spec.start,
+                "agents": [
+                    agent.model_copy(update={"name": rename(agent.name)}) for agent in spec.agents
+                ],
+                "edges": [
+                    edge.model_copy(
+                        update={"source": rename(edge.source), "target": rename(edge.target)}
+                    )
+                    for edge in spec.edges
+                ],
+                "termination": self._termination,
+            }
+        )
+        init = object.__setattr__
+        init(self, "_spec", renamed)
+        init(self, "_canonical", renamed)
+        init(self, "_nx", _renamed_networkx(self._nx, rename))
+        init(self, "_lazy", None)
 
     def walk(self) -> Iterator[tuple[tuple[str, ...], CompiledGraph]]:
         """Yield this graph and every nested subgroup graph, with its node path."""
@@ -331,7 +372,7 @@ class CompiledGraph:
 
         With ``inline_subgroups=False`` subgroup file references are written as they were.
         """
-        spec = self._canonical if inline_subgroups else self._spec
+        spec = self.canonical_spec if inline_subgroups else self.spec
         return dump_spec_yaml(spec)
 
 

@@ -219,7 +219,7 @@ class Runner:
                     step="0",
                     graph=graph.name,
                     task=task.text if isinstance(task, Message) else task,
-                    manifest={"seed": self._seed, "graph_hash": graph.content_hash} | self.manifest,
+                    manifest={"seed": self._seed} | self.manifest,  # the store adds the rest
                 )
             )
         try:

@@ -2,9 +2,10 @@
 
 Two parts that work together:
 
-- ``RecordingSink`` is an event sink that appends each event to the store (one transaction
-  per event) under its ``(step, kind, ordinal)`` key, so that appending the events of a
-  re-executed prefix again is a no-op.
+- ``RecordingSink`` is an event sink that appends the events to the store under their
+  ``(step, kind, ordinal)`` key, group-committing pure in-process steps and committing at
+  once before anything goes outside, so that appending the events of a re-executed prefix
+  again is a no-op.
 - ``Recorder`` is an interceptor: the answers of live calls (model, human, code, tools) are
   written to the store, and calls the record already has are answered from it instead. Calls
   are keyed by step and their ordinal within the step, never by global order, so parallel
@@ -15,6 +16,10 @@ Resume, replay and fork are all "re-execute from the start with a Recorder in fr
 
 from __future__ import annotations
 
+import atexit
+import sys
+import time
+import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,43 +36,93 @@ if TYPE_CHECKING:
 _DIVERGED_HINT = "the graph, a prompt or an agent changed since the run was recorded"
 
 
-#: Events after which the sink commits: the end of a step, a pause, the end of a run.
-COMMIT_KINDS = frozenset(
-    {"node_left", "human_input_requested", "error", "terminated", "run_finished"}
-)
+#: The longest a completed in-process step waits to be committed, by default (seconds).
+DEFAULT_COMMIT_INTERVAL_S = 0.025
+
+#: Events committed at once, with everything before them: the start of a run, a pause,
+#: an error and the end of the run. (Live outside calls flush too: see ``Recorder``.)
+FLUSH_KINDS = frozenset({"run_started", "human_input_requested", "error", "run_finished"})
+
+#: Events that end a step: a group commit happens there once the interval has passed.
+STEP_END_KINDS = frozenset({"node_left", "terminated"})
+
+_OPEN_SINKS: weakref.WeakSet[RecordingSink] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """Commit what open sinks still hold when the interpreter exits normally."""
+    for sink in list(_OPEN_SINKS):
+        try:
+            sink.flush()
+        except Exception as exc:  # noqa: BLE001 - exiting: report, never mask the exit
+            print(f"flowagents: could not commit the last events of a run: {exc}", file=sys.stderr)
 
 
 class RecordingSink:
-    """An event sink that commits a run's events to ``store`` as its steps complete.
+    """An event sink that commits a run's events to ``store`` in groups.
 
-    Events are committed in one transaction at the end of each step (and at a pause, an
-    error, the end of the run, and by ``flush()``, which the Recorder calls before anything
-    goes to the outside world), so a crash loses at most the steps in flight, none of whose
-    outside answers are lost (those are committed as they arrive). Events the store already
-    has (a re-executed prefix) are skipped; new ones are then handed to the ``forward``
-    sinks (e.g. a console printer), after they are committed.
+    Events are held in memory and committed in one transaction (group commit):
+
+    - at once, with everything before them, on ``FLUSH_KINDS`` (the start of a run, a pause,
+      an error, the end of the run), by ``flush()`` (which the Recorder calls before any live
+      outside call), and when the interpreter exits normally;
+    - at the end of a step (``STEP_END_KINDS``) once ``commit_interval_s`` has passed since
+      the last commit (0 commits every step).
+
+    So a crash (even SIGKILL) loses at most the pure in-process steps of the last
+    ``commit_interval_s``: their events come only from the graph and the answers already
+    committed, and resume regenerates them identically. Outside answers are never among
+    them (the Recorder commits those as they arrive, and flushes this sink before each live
+    call). Events the store already has (a re-executed prefix) are skipped; new ones are
+    then handed to the ``forward`` sinks (e.g. a console printer) after they are committed,
+    so what was shown is always on record.
     """
 
-    def __init__(self, store: RunStore, *, forward: Sequence[EventSink] = ()) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        forward: Sequence[EventSink] = (),
+        commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
+    ) -> None:
         self.store = store
         self.forward = list(forward)
+        self.commit_interval_s = commit_interval_s
         self._counts: dict[tuple[str, str, str], int] = {}
         self._pending: list[tuple[Event, int]] = []
+        self._last_commit = time.monotonic()
 
     def __call__(self, event: Event) -> None:
-        key = (event.run_id, event.step, event.kind)
-        ordinal = self._counts.get(key, 0)
-        self._counts[key] = ordinal + 1
-        self._pending.append((event, ordinal))
-        if event.kind in COMMIT_KINDS:
+        kind = event.kind
+        key = (event.run_id, event.step, kind)
+        counts = self._counts
+        ordinal = counts.get(key, 0)
+        counts[key] = ordinal + 1
+        pending = self._pending
+        if not pending:
+            _OPEN_SINKS.add(self)
+        pending.append((event, ordinal))
+        if kind in STEP_END_KINDS:
+            if time.monotonic() - self._last_commit >= self.commit_interval_s:
+                self.flush()
+        elif kind in FLUSH_KINDS:
             self.flush()
 
     def flush(self) -> None:
         """Commit the events not yet stored, in one transaction."""
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             return
-        pending, self._pending = self._pending, []
-        new = self.store.append_events(pending)
+        self._pending = []
+        _OPEN_SINKS.discard(self)
+        try:
+            new = self.store.append_events(pending)
+        except BaseException:
+            self._pending = pending + self._pending  # keep them for a later flush
+            _OPEN_SINKS.add(self)
+            raise
+        self._last_commit = time.monotonic()
         if self.forward:
             for (event, _), fresh in zip(pending, new, strict=True):
                 if fresh:
