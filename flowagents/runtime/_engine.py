@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,6 +90,7 @@ class _Plan:
     max_turns: int | None
     token_budget: int | None
     is_termination_msg: Callable[[dict[str, Any]], bool] | None
+    recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, graph: CompiledGraph, root: Runner | None) -> _Plan:
@@ -430,7 +431,7 @@ class Runner:
                 message = await self._run_subgroup(scope, node, step)
             else:
                 agent = scope.agents[current]
-                reply = await agent.a_generate_reply(scope.views[current], scope.keys[current])
+                reply = await agent.a_generate_reply(scope.view(current), scope.keys[current])
                 if reply is None:
                     if ctx.sinks:
                         ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
@@ -648,9 +649,16 @@ class Runner:
                     node=sender,
                     message=message,
                     sender=sender,
-                    recipients=tuple(name for name in scope.views if name != sender),
+                    recipients=self._recipients(scope, sender),
                 )
             )
+
+    def _recipients(self, scope: Scope, sender: str) -> tuple[str, ...]:
+        cache = self._plan(scope.graph).recipients
+        recipients = cache.get(sender)
+        if recipients is None:
+            recipients = cache[sender] = tuple(name for name in scope.agents if name != sender)
+        return recipients
 
     def _located(self, exc: Exception) -> Exception:
         scope = CURRENT_STEP.get()

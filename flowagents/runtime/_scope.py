@@ -23,12 +23,14 @@ class Scope:
         "agents",
         "branch",
         "counters",
+        "fork_at",
         "graph",
         "keys",
         "last_code_exit_code",
         "last_message",
         "last_speaker",
         "observers",
+        "parent",
         "prefix",
         "step_no",
         "transcript",
@@ -50,6 +52,8 @@ class Scope:
         self.keys = dict(keys)
         self.prefix = prefix
         self.branch = False
+        self.parent: Scope | None = None
+        self.fork_at = 0
         self.uncounted = 0
         self.observers: list[list[dict[str, Any]]] = []
         self.step_no = 0
@@ -63,6 +67,21 @@ class Scope:
                 name: agent._oai_messages[self.keys[name]] for name, agent in self.agents.items()
             }
         self.views = views
+
+    def view(self, name: str) -> list[dict[str, Any]]:
+        """What agent ``name`` has heard, as the message dicts its reply functions read.
+
+        A branch copies an agent's view from the scope it forked from only when that agent
+        first needs it: a fan-out to many branches copies one view per branch, not all.
+        """
+        view = self.views.get(name)
+        if view is None:
+            assert self.parent is not None, f"{name!r} has no view in this conversation"
+            view = list(self.parent.view(name))
+            for message in self.transcript[self.fork_at :]:
+                view.append(to_oai_dict(message, "assistant" if message.name == name else "user"))
+            self.views[name] = view
+        return view
 
     def next_step(self) -> str:
         """The stable id of the next step of this conversation."""
@@ -101,14 +120,10 @@ class Scope:
 
     def fork(self, prefix: str) -> Scope:
         """A copy for a parallel branch: same history so far, its own future."""
-        branch = Scope(
-            self.graph,
-            self.agents,
-            self.keys,
-            prefix=prefix,
-            views={name: list(view) for name, view in self.views.items()},
-        )
+        branch = Scope(self.graph, self.agents, self.keys, prefix=prefix, views={})
         branch.branch = True
+        branch.parent = self
+        branch.fork_at = len(self.transcript)
         branch.uncounted = self.uncounted
         branch.transcript = list(self.transcript)
         branch.counters = dict(self.counters)
