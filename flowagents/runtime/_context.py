@@ -76,9 +76,19 @@ class Interceptor(Protocol):
 
 def request_hash(model: str, request: ModelRequest) -> str:
     """A stable hash of everything that decides a model's answer."""
-    payload = request.model_dump(mode="json")
-    payload["model"] = model
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # The fields are plain JSON data already; json.dumps them directly (a pydantic dump of
+    # the whole request first costs several times more on long conversations).
+    payload = {
+        "model": model,
+        "messages": request.messages,
+        "tools": request.tools,
+        "tool_choice": request.tool_choice,
+        "response_format": request.response_format,
+        "params": request.params,
+    }
+    text = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
