@@ -4,10 +4,13 @@ Each agent answers with a reply function (no model), 200 turns a run. Three ways
 
 - ``off``: no sinks at all (the engine builds no events): the engine's own per-turn cost;
 - ``null sink``: events built and handed to a sink that drops them;
-- ``recorded``: ``record_run`` into a SQLite store (WAL, one transaction per event, the
-  recorder interceptor in front), as ``flowagents run`` does.
+- ``recorded``: ``record_run`` into a SQLite store (WAL, the recorder interceptor in front),
+  as ``flowagents run`` does. No step calls the outside world, so the sink group-commits:
+  one transaction at the start of the run (the run row) and one at its end.
 
-Prints the median over 7 runs of each. Target: recorded under 2x off per turn.
+Prints the median over 7 runs of each, and the ratios measured in the same process (the
+machine may be shared: compare ratios, not absolute figures). Target: recorded under 2x off
+per turn.
 
     .venv/bin/python bench/bench_recording.py
 """

@@ -5,7 +5,8 @@ General layout:
 - ``_protocol``: the ``RunStore`` interface and its records (``RunRecord``, ``CallRecord``);
 - ``_sqlite`` / ``_memory``: the embedded SQLite store (the default, ``.flowagents/runs.db``)
   and an in-process one;
-- ``_recorder``: ``RecordingSink`` (commits each event as it happens) and ``Recorder`` (the
+- ``_recorder``: ``RecordingSink`` (group-commits events: at once before every outside call,
+  pause, error and the end of a run, otherwise within 25 ms) and ``Recorder`` (the
   interceptor that records answers and feeds them back);
 - ``_cache``: ``LLMCache`` and ``InterceptorChain``;
 - ``_verify``: ``ReplayVerifier``, which checks a replay event by event;

@@ -46,6 +46,10 @@ FLUSH_KINDS = frozenset({"run_started", "human_input_requested", "error", "run_f
 #: Events that end a step: a group commit happens there once the interval has passed.
 STEP_END_KINDS = frozenset({"node_left", "terminated"})
 
+#: What an event kind does to the pending events: True commits them now, False commits them
+#: when the interval has passed (one dict lookup per event on the hot path).
+_TRIGGERS = dict.fromkeys(FLUSH_KINDS, True) | dict.fromkeys(STEP_END_KINDS, False)
+
 _OPEN_SINKS: weakref.WeakSet[RecordingSink] = weakref.WeakSet()
 
 
@@ -55,7 +59,7 @@ def _flush_at_exit() -> None:
     for sink in list(_OPEN_SINKS):
         try:
             sink.flush()
-        except Exception as exc:  # noqa: BLE001 - exiting: report, never mask the exit
+        except Exception as exc:
             print(f"flowagents: could not commit the last events of a run: {exc}", file=sys.stderr)
 
 
@@ -70,13 +74,13 @@ class RecordingSink:
     - at the end of a step (``STEP_END_KINDS``) once ``commit_interval_s`` has passed since
       the last commit (0 commits every step).
 
-    So a crash (even SIGKILL) loses at most the pure in-process steps of the last
-    ``commit_interval_s``: their events come only from the graph and the answers already
-    committed, and resume regenerates them identically. Outside answers are never among
-    them (the Recorder commits those as they arrive, and flushes this sink before each live
-    call). Events the store already has (a re-executed prefix) are skipped; new ones are
-    then handed to the ``forward`` sinks (e.g. a console printer) after they are committed,
-    so what was shown is always on record.
+    So a crash (even SIGKILL) loses at most the step in flight and the pure in-process steps
+    that ended less than ``commit_interval_s`` after the last commit: their events come only
+    from the graph and the answers already committed, and resume regenerates them
+    identically. Outside answers are never among them (the Recorder commits those as they
+    arrive, and flushes this sink before each live call). Events the store already has (a
+    re-executed prefix) are skipped; new ones are then handed to the ``forward`` sinks (e.g.
+    a console printer) after they are committed, so what was shown is always on record.
     """
 
     def __init__(
@@ -96,17 +100,15 @@ class RecordingSink:
     def __call__(self, event: Event) -> None:
         kind = event.kind
         key = (event.run_id, event.step, kind)
-        counts = self._counts
-        ordinal = counts.get(key, 0)
-        counts[key] = ordinal + 1
-        pending = self._pending
-        if not pending:
+        ordinal = self._counts.get(key, 0)
+        self._counts[key] = ordinal + 1
+        if not self._pending:
             _OPEN_SINKS.add(self)
-        pending.append((event, ordinal))
-        if kind in STEP_END_KINDS:
-            if time.monotonic() - self._last_commit >= self.commit_interval_s:
-                self.flush()
-        elif kind in FLUSH_KINDS:
+        self._pending.append((event, ordinal))
+        trigger = _TRIGGERS.get(kind)
+        if trigger is not None and (
+            trigger or time.monotonic() - self._last_commit >= self.commit_interval_s
+        ):
             self.flush()
 
     def flush(self) -> None:

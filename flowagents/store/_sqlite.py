@@ -12,6 +12,7 @@ row marks the file as ours so that a foreign database is refused, never written 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -19,9 +20,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from flowagents.errors import StoreCorruptError, StoreError
 from flowagents.events import EVENT_ADAPTER, Event, RunFinished, RunStarted
@@ -29,6 +30,41 @@ from flowagents.store._protocol import SCHEMA_VERSION, CallRecord, RunRecord, Ru
 
 FORMAT_MARK = "flowagents-runs"
 _SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _serializers() -> dict[type[Any], Callable[[Any], bytes]]:
+    # One serializer per event class skips the discriminated-union dispatch (about half the
+    # cost of EVENT_ADAPTER.dump_json) and writes the same JSON.
+    return {cls: TypeAdapter(cls).serializer.to_json for cls in get_args(get_args(Event)[0])}
+
+
+_SERIALIZERS = _serializers()
+
+
+def _dump_any(event: Any) -> bytes:
+    return EVENT_ADAPTER.dump_json(event)
+
+
+def dump_event(event: Event) -> str:
+    """``event`` as the JSON text that ``EVENT_ADAPTER.validate_json`` reads back."""
+    return _SERIALIZERS.get(type(event), _dump_any)(event).decode()
+
+
+#: Events that change their run's row when stored.
+_RUN_ROW_KINDS = frozenset({"run_started", "run_finished"})
+
+#: Columns of one event row, and the row counts of the multi-row INSERT statements a batch
+#: is cut into (largest first), so that only these few statements are ever prepared.
+_COLUMNS = 5
+_CHUNKS = (256, 64, 16, 4, 1)
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    return (
+        "INSERT OR IGNORE INTO events (run_id, step, kind, ordinal, body) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
+    )
 
 
 def _create_v1(db: sqlite3.Connection) -> None:
@@ -167,6 +203,8 @@ class SQLiteRunStore(RunStore):
         with self._lock:
             try:
                 yield self._db
+            except sqlite3.ProgrammingError as exc:  # misuse (e.g. closed), not damage
+                raise StoreError(f"run store error: {exc}", where=self.location) from exc
             except sqlite3.DatabaseError as exc:
                 text = str(exc)
                 if isinstance(exc, sqlite3.OperationalError) and "malformed" not in text:
@@ -188,17 +226,20 @@ class SQLiteRunStore(RunStore):
         return self.append_events([(event, ordinal)])[0]
 
     def append_events(self, items: Sequence[tuple[Event, int]]) -> list[bool]:
-        rows = [
-            (event.run_id, event.step, event.kind, ordinal, EVENT_ADAPTER.dump_json(event).decode())
-            for event, ordinal in items
-        ]
+        # Group commit makes batches of hundreds of events: everything per event is kept to
+        # one serializer call and a few tuple operations.
+        params: list[Any] = []
+        extend = params.extend
+        serializers = _SERIALIZERS
+        for event, ordinal in items:
+            to_json = serializers.get(type(event), _dump_any)
+            extend((event.run_id, event.step, event.kind, ordinal, to_json(event).decode()))
+        if not params:
+            return []
         with self._guard() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                inserted = [
-                    self._insert(db, event, row)
-                    for (event, _), row in zip(items, rows, strict=True)
-                ]
+                inserted = self._insert(db, items, params)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
@@ -206,14 +247,42 @@ class SQLiteRunStore(RunStore):
         return inserted
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, event: Event, row: tuple[Any, ...]) -> bool:
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO events (run_id, step, kind, ordinal, body) "
-            "VALUES (?, ?, ?, ?, ?)",
-            row,
-        )
-        inserted = cursor.rowcount > 0
-        if inserted and isinstance(event, RunStarted):
+    def _insert(
+        db: sqlite3.Connection, items: Sequence[tuple[Event, int]], params: list[Any]
+    ) -> list[bool]:
+        """Insert the events in a few statements; say which were new; keep run rows current."""
+        (last,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+        count = len(items)
+        added = start = 0
+        for size in _CHUNKS:  # multi-row statements: far cheaper than a row at a time
+            while count - start >= size:
+                chunk = params[start * _COLUMNS : (start + size) * _COLUMNS]
+                added += db.execute(_insert_sql(size), chunk).rowcount
+                start += size
+        if added == count:
+            inserted = [True] * count
+        else:
+            # Some were stored before (a re-executed prefix). This transaction holds the write
+            # lock, so the new rows are exactly those past the last id.
+            new = set(
+                db.execute(
+                    "SELECT run_id, step, kind, ordinal FROM events WHERE id > ?", (last,)
+                ).fetchall()
+            )
+            inserted = []
+            for event, ordinal in items:
+                key = (event.run_id, event.step, event.kind, ordinal)
+                inserted.append(key in new)
+                new.discard(key)  # the same key twice in one batch: only the first is new
+        for (event, _), fresh in zip(items, inserted, strict=True):
+            if fresh and event.kind in _RUN_ROW_KINDS:
+                SQLiteRunStore._update_run_row(db, event)
+        return inserted
+
+    @staticmethod
+    def _update_run_row(db: sqlite3.Connection, event: Event) -> None:
+        """``RunStarted`` creates the run row; ``RunFinished`` ends it."""
+        if isinstance(event, RunStarted):
             db.execute(
                 "INSERT OR IGNORE INTO runs (run_id, graph, status, reason, task, "
                 "started_at, ended_at, manifest) VALUES (?, ?, 'running', '', ?, ?, "
@@ -226,12 +295,11 @@ class SQLiteRunStore(RunStore):
                     json.dumps(event.manifest, default=str),
                 ),
             )
-        elif inserted and isinstance(event, RunFinished):
+        elif isinstance(event, RunFinished):
             db.execute(
                 "UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE run_id = ?",
                 (event.status, event.reason, event.ts, event.run_id),
             )
-        return inserted
 
     def events(self, run_id: str) -> list[Event]:
         with self._guard() as db:

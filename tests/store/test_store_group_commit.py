@@ -1,0 +1,262 @@
+"""Group commit: in-process steps wait in memory, everything else is committed at once.
+
+What a crash can lose is only pure in-process steps, which resume regenerates identically;
+the SIGKILL test here lands while such steps are pending.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from store_helpers import canonical, cli_env
+from store_inprocess import TURNS, agents, graph
+
+from flowagents.events import (
+    EVENT_ADAPTER,
+    CodeExecuted,
+    ErrorRaised,
+    Event,
+    HumanInputReceived,
+    HumanInputRequested,
+    MessageSent,
+    ModelCalled,
+    NodeEntered,
+    NodeLeft,
+    RunFinished,
+    RunStarted,
+    SpeakerSelected,
+    Terminated,
+    ToolCalled,
+    ToolReturned,
+)
+from flowagents.messages import Message, ToolCall
+from flowagents.store import (
+    MemoryRunStore,
+    RecordingSink,
+    RunStore,
+    SQLiteRunStore,
+    record_run,
+    resume_run,
+)
+from flowagents.store._sqlite import dump_event
+from flowagents.store._verify import event_keys
+
+MESSAGE = Message(
+    role="assistant", name="a", content="hi \u00e9 \"quoted\"", metadata={"step": "3"},
+    tool_calls=[ToolCall(id="c1", name="f", arguments='{"x": 1}')],
+)
+
+
+def every_kind() -> list[Event]:
+    head = {"run_id": "r", "step": "3", "node": "a", "seq": 4, "ts": 1.25e9}
+    return [
+        RunStarted(**head, graph="g", task=None, manifest={"seed": 1, "nested": [1.5, None]}),
+        NodeEntered(**head, via="b"),
+        NodeLeft(**head),
+        MessageSent(**head, message=MESSAGE, sender="a", recipients=("b", "c")),
+        SpeakerSelected(**head, candidates=("a", "b"), choice="b", method="auto",
+                        raw_answers=("b",), retries=1, prompt_tokens=3),
+        ModelCalled(**head, model="m", request_hash="ab" * 32, response=MESSAGE, cached=True,
+                    purpose="select"),
+        ToolCalled(**head, call_id="c1", tool="f", arguments="{}"),
+        ToolReturned(**head, call_id="c1", tool="f", content="1", is_error=True,
+                     duration_s=0.5),
+        CodeExecuted(**head, language="python", code="print(1)", executor="local",
+                     exit_code=0, output="1\n", duration_s=0.01),
+        HumanInputRequested(**head, prompt="?"),
+        HumanInputReceived(**head, text="yes"),
+        ErrorRaised(**head, code="FA000", error_type="RunError", message="boom"),
+        Terminated(**head, reason="max_turns", detail="d"),
+        RunFinished(**head, status="completed", reason="max_turns"),
+    ]
+
+
+def test_every_event_kind_is_stored_as_the_event_adapter_writes_it() -> None:
+    events = every_kind()
+    assert len({event.kind for event in events}) == 14
+    for event in events:
+        text = dump_event(event)
+        assert text == EVENT_ADAPTER.dump_json(event).decode()
+        assert EVENT_ADAPTER.validate_json(text) == event
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunStore]:
+    backend: RunStore = (
+        MemoryRunStore() if request.param == "memory" else SQLiteRunStore(tmp_path / "runs.db")
+    )
+    with backend:
+        yield backend
+
+
+def entered(step: str, run_id: str = "r") -> NodeEntered:
+    return NodeEntered(run_id=run_id, step=step, node="a")
+
+
+def test_a_batch_says_which_events_were_new(store: RunStore) -> None:
+    start = RunStarted(run_id="r", step="0", graph="g")
+    assert store.append_events([(start, 0), (entered("1"), 0), (entered("2"), 0)]) == [
+        True, True, True
+    ]
+    batch = [
+        (entered("1"), 0),  # stored before
+        (entered("3"), 0),
+        (entered("2"), 0),  # stored before
+        (entered("3"), 0),  # twice in this batch: only the first is new
+        (entered("3"), 1),
+        (entered("1", run_id="other"), 0),
+        (RunFinished(run_id="r", step="3", status="completed"), 0),
+    ]
+    assert store.append_events(batch) == [False, True, False, False, True, True, True]
+    assert [e.step for e in store.events("r")] == ["0", "1", "2", "3", "3", "3"]
+    assert store.get_run("r").status == "completed"
+    assert store.append_events([]) == []
+
+
+def test_a_large_batch_is_stored_in_order(store: RunStore) -> None:
+    items: list[tuple[Event, int]] = [(entered(str(i)), 0) for i in range(1000)]
+    assert store.append_events(items) == [True] * 1000
+    assert [e.step for e in store.events("r")] == [str(i) for i in range(1000)]
+    assert store.append_events([*items[500:503], (entered("x"), 0)]) == [False] * 3 + [True]
+
+
+def step(n: int) -> list[Event]:
+    return [
+        NodeEntered(run_id="r", step=str(n), node="a"),
+        MessageSent(run_id="r", step=str(n), node="a", sender="a", message=MESSAGE),
+        NodeLeft(run_id="r", step=str(n), node="a"),
+    ]
+
+
+def test_in_process_steps_wait_for_the_interval_and_flush_points_commit_them() -> None:
+    store = MemoryRunStore()
+    shown: list[Event] = []
+    sink = RecordingSink(store, forward=[shown.append], commit_interval_s=3600)
+    sink(RunStarted(run_id="r", step="0", graph="g"))
+    assert [e.kind for e in store.events("r")] == ["run_started"]  # the run is on record
+    for n in (1, 2, 3):
+        for event in step(n):
+            sink(event)
+    assert len(store.events("r")) == 1  # three steps pending
+    assert [e.kind for e in shown] == ["run_started"]  # nothing shown before it is stored
+    sink(HumanInputRequested(run_id="r", step="4", node="a", prompt="?"))  # a pause
+    assert len(store.events("r")) == 11
+    assert shown == store.events("r")
+    for event in step(5):
+        sink(event)
+    sink.flush()  # what the Recorder does before a live outside call
+    assert len(store.events("r")) == 14
+    for event in step(6):
+        sink(event)
+    sink(ErrorRaised(run_id="r", step="6", code="FA000", error_type="E", message="m"))
+    assert store.events("r")[-1].kind == "error"
+    sink(Terminated(run_id="r", step="6", reason="error"))
+    sink(RunFinished(run_id="r", step="6", status="failed"))
+    assert [e.kind for e in store.events("r")[-2:]] == ["terminated", "run_finished"]
+    assert shown == store.events("r")
+
+
+def test_an_interval_of_zero_commits_every_step() -> None:
+    store = MemoryRunStore()
+    sink = RecordingSink(store, commit_interval_s=0)
+    for n in (1, 2):
+        for event in step(n):
+            sink(event)
+        assert len(store.events("r")) == 3 * n
+    sink(NodeEntered(run_id="r", step="3", node="a"))
+    assert len(store.events("r")) == 6
+
+
+CHILD = """
+import sys
+from store_inprocess import TURNS, agents, graph
+from flowagents.store import RecordingSink, Recorder, SQLiteRunStore
+from flowagents.store._runs import RunSpec, build_manifest
+from flowagents.runtime import Runner
+
+store = SQLiteRunStore(sys.argv[1])
+g = graph()
+sink = RecordingSink(store, commit_interval_s=3600)
+spec = RunSpec(graph_hash=g.content_hash, task="start", max_turns=TURNS)
+{hooks}
+runner = Runner(g, agents=agents(hooks), sinks=[sink], interceptor=Recorder(store, sink=sink),
+                max_turns=TURNS, manifest=build_manifest(g, spec))
+runner.run("start", run_id="victim")
+{after}
+"""
+
+
+def child(tmp_path: Path, hooks: str, after: str = "") -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(hooks=hooks, after=after), str(tmp_path / "runs.db")],
+        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True,
+    )
+
+
+def baseline() -> list[Event]:
+    store = MemoryRunStore()
+    record_run(store, graph(), "start", agents=agents(), max_turns=TURNS, run_id="victim")
+    return store.events("victim")
+
+
+def test_kill_while_in_process_steps_are_pending_then_resume(tmp_path: Path) -> None:
+    marker = tmp_path / "hung"
+    hooks = (
+        "import pathlib, time\n"
+        "def hang():\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('x')\n"
+        "    time.sleep(3600)\n"
+        "hooks = {10: sink.flush, 30: hang}\n"  # a group commit at turn 10, then steps pend
+    )
+    process = child(tmp_path, hooks)
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, "the child never reached turn 30"
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+
+    expected = baseline()
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        stored = store.events("victim")
+        # Committed: the start and the steps before the flush at turn 10; the steps of
+        # turns 10 to 30 were pending when the process died.
+        assert 1 < len(stored) < 3 * 29
+        assert canonical(stored) == {k: v for k, v in canonical(expected).items()
+                                     if k in canonical(stored)}
+        assert store.get_run("victim").status == "running"
+        result = resume_run(store, "victim", graph=graph(), agents=agents())
+        got = store.events("victim")
+        assert store.get_run("victim").status == "completed"
+    assert result.status == "completed"
+    keys = event_keys(got)
+    assert len(keys) == len(set(keys))  # no duplicates
+    assert keys == event_keys(expected)  # no gaps, same order
+    assert canonical(got) == canonical(expected)
+
+
+def test_pending_steps_are_committed_when_the_process_exits_normally(tmp_path: Path) -> None:
+    # The run stops with an exception no event reports (a sink raising is such a case);
+    # the events still pending are committed at interpreter exit.
+    hooks = (
+        "def stop():\n"
+        "    raise SystemExit(3)\n"
+        "hooks = {12: stop}\n"
+    )
+    process = child(tmp_path, hooks)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3, stderr
+    expected = canonical(baseline())
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        stored = store.events("victim")
+    assert len(stored) > 30
+    assert canonical(stored) == {k: v for k, v in expected.items() if k in canonical(stored)}
