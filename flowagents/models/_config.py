@@ -219,13 +219,20 @@ def model_from_llm_config(
             f"not {type(llm_config).__name__}"
         )
     config = llm_config_from(llm_config)
+    client: ModelClient
     if config.model_client is not None:
-        client: ModelClient = config.model_client
-        return client
-    if not config.config_list:
+        client = config.model_client
+    elif not config.config_list:
         raise ConfigError(
             "llm_config.config_list: is empty; give at least one {'model': ...} entry "
             "or a model_client"
         )
-    clients = [_client_for(entry, config) for entry in config.config_list]
-    return clients[0] if len(clients) == 1 else FallbackModel(clients)
+    else:
+        clients = [_client_for(entry, config) for entry in config.config_list]
+        client = clients[0] if len(clients) == 1 else FallbackModel(clients)
+    if config.cache_seed is not None:
+        # Imported here: the store builds on the models package.
+        from flowagents.store import CachedModel, open_store
+
+        client = CachedModel(client, open_store(), cache_seed=config.cache_seed)
+    return client

@@ -8,13 +8,19 @@ General layout:
 - ``_recorder``: ``RecordingSink`` (group-commits events: at once before every outside call,
   pause, error and the end of a run, otherwise within 25 ms) and ``Recorder`` (the
   interceptor that records answers and feeds them back);
-- ``_cache``: ``LLMCache`` and ``InterceptorChain``;
+- ``_cache``: ``LLMCache``, ``CachedModel`` (``cache_seed`` in an llm_config) and
+  ``InterceptorChain``;
 - ``_verify``: ``ReplayVerifier``, which checks a replay event by event;
 - ``_runs``: ``record_run``, ``resume_run``, ``replay_run``, ``fork_run``;
 - ``_transfer``: ``export_run`` / ``import_run``.
 """
 
-from flowagents.store._cache import DEFAULT_CACHE_SEED, InterceptorChain, LLMCache
+from flowagents.store._cache import (
+    DEFAULT_CACHE_SEED,
+    CachedModel,
+    InterceptorChain,
+    LLMCache,
+)
 from flowagents.store._memory import MemoryRunStore
 from flowagents.store._protocol import (
     SCHEMA_VERSION,
@@ -43,6 +49,7 @@ __all__ = [
     "DEFAULT_CACHE_SEED",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "CachedModel",
     "CallKind",
     "CallRecord",
     "ExportFormat",

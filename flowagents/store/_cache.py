@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from flowagents.messages import ToolResponse
-from flowagents.models import ModelResponse
+from flowagents.models import ModelClient, ModelRequest, ModelResponse
 from flowagents.runtime._context import Interceptor
 from flowagents.store._protocol import RunStore
 
@@ -136,3 +136,36 @@ class InterceptorChain:
         for interceptor in reversed(self.interceptors):
             handler = _link(interceptor.tool_results, handler, step=step, node=node)
         return await handler()
+
+
+class CachedModel:
+    """A model client that answers repeated requests from the store's cache.
+
+    What ``cache_seed`` in an ``llm_config`` turns on: the same request under the same seed
+    is answered without a call, marked ``cached`` (its usage counts apart). The key is the
+    request hash, so any change to model, messages, tools or parameters misses.
+    """
+
+    def __init__(self, client: ModelClient, store: RunStore, *, cache_seed: int) -> None:
+        self.client = client
+        self.cache = LLMCache(store, cache_seed=cache_seed)
+
+    @property
+    def model(self) -> str:
+        return self.client.model
+
+    @property
+    def endpoint(self) -> str:
+        return self.client.endpoint
+
+    async def create(self, request: ModelRequest) -> ModelResponse:
+        """The cached answer to ``request``, or the client's (then cached)."""
+        from flowagents.runtime._context import CURRENT_STEP, request_hash
+
+        scope = CURRENT_STEP.get()
+        return await self.cache.model_call(
+            request_hash(self.client.model, request),
+            lambda: self.client.create(request),
+            step=scope.step,
+            node=scope.node,
+        )
