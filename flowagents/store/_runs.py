@@ -113,6 +113,31 @@ def _interceptor(store: RunStore, recorder: Recorder, cache_seed: int | None) ->
     return InterceptorChain(recorder, LLMCache(store, cache_seed=cache_seed))
 
 
+def _run_live(
+    graph: CompiledGraph,
+    spec: RunSpec,
+    store: RunStore,
+    recorder: Recorder,
+    sink: RecordingSink,
+    agents: Mapping[str, ConversableAgent] | None,
+    input_provider: InputProvider | None,
+    manifest: dict[str, Any],
+    run_id: str | None,
+) -> RunResult:
+    """Run (or re-execute) ``spec`` recording into ``store``, the recorder answering first."""
+    runner = Runner(
+        graph,
+        agents=agents,
+        sinks=[sink],
+        input_provider=input_provider,
+        interceptor=_interceptor(store, recorder, spec.cache_seed),
+        max_turns=spec.max_turns,
+        seed=spec.seed,
+        manifest=manifest,
+    )
+    return runner.run(spec.task, run_id=run_id)
+
+
 def record_run(
     store: RunStore,
     graph: CompiledGraph,
@@ -145,17 +170,17 @@ def record_run(
     )
     sink = RecordingSink(store, forward=sinks)
     recorder = Recorder(store, sink=sink)
-    runner = Runner(
+    return _run_live(
         graph,
-        agents=agents,
-        sinks=[sink],
-        input_provider=input_provider,
-        interceptor=_interceptor(store, recorder, cache_seed),
-        max_turns=max_turns,
-        seed=seed,
-        manifest=build_manifest(graph, spec),
+        spec,
+        store,
+        recorder,
+        sink,
+        agents,
+        input_provider,
+        build_manifest(graph, spec),
+        run_id,
     )
-    return runner.run(task, run_id=run_id)
 
 
 def run_spec(run: RunRecord) -> RunSpec:
@@ -245,12 +270,15 @@ def resume_run(
             break
         ending.append(key)
     store.delete_events(run_id, ending)
-    history = [*run.manifest.get("resumed", []), {
-        "at": time.time(),
-        "from_status": run.status,
-        "reason": run.reason,
-        "events": len(events) - len(ending),
-    }]
+    history = [
+        *run.manifest.get("resumed", []),
+        {
+            "at": time.time(),
+            "from_status": run.status,
+            "reason": run.reason,
+            "events": len(events) - len(ending),
+        },
+    ]
     manifest = run.manifest | {
         "resumed": history,
         "process": {"host": socket.gethostname(), "pid": os.getpid()},
@@ -267,17 +295,7 @@ def resume_run(
         replies=[reply] if reply is not None else [],
         sink=(sink := RecordingSink(store, forward=sinks)),
     )
-    runner = Runner(
-        graph,
-        agents=agents,
-        sinks=[sink],
-        input_provider=input_provider,
-        interceptor=_interceptor(store, recorder, spec.cache_seed),
-        max_turns=spec.max_turns,
-        seed=spec.seed,
-        manifest=manifest,
-    )
-    return runner.run(spec.task, run_id=run_id)
+    return _run_live(graph, spec, store, recorder, sink, agents, input_provider, manifest, run_id)
 
 
 def replay_run(
@@ -400,17 +418,9 @@ def fork_run(
     )
     manifest = build_manifest(graph, spec.model_copy(update={"graph_hash": graph.content_hash}))
     manifest["forked_from"] = {"run_id": run_id, "step": from_step}
-    runner = Runner(
-        graph,
-        agents=agents,
-        sinks=[sink],
-        input_provider=input_provider,
-        interceptor=_interceptor(store, recorder, spec.cache_seed),
-        max_turns=spec.max_turns,
-        seed=spec.seed,
-        manifest=manifest,
+    return _run_live(
+        graph, spec, store, recorder, sink, agents, input_provider, manifest, new_run_id
     )
-    return runner.run(spec.task, run_id=new_run_id)
 
 
 def stdin_is_interactive() -> bool:
