@@ -75,6 +75,7 @@ from flowagents.models import (
     ModelRequest,
     ModelResponse,
     ScriptedModel,
+    config_list_from_json,
 )
 from flowagents.runtime import Runner, RunResult, observe
 from flowagents.tools import Tool, ToolOutcome, execute_tool_calls
@@ -138,6 +139,7 @@ __all__ = [
     "__version__",
     "check_graph",
     "compile_graph",
+    "config_list_from_json",
     "execute_tool_calls",
     "executor_from_config",
     "extract_code_blocks",

@@ -11,6 +11,7 @@ from flowagents.models._config import (
     FallbackModel,
     LLMConfig,
     ModelConfig,
+    config_list_from_json,
     llm_config_from,
     model_from_llm_config,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "OpenAIChatModel",
     "ScriptedModel",
     "Usage",
+    "config_list_from_json",
     "llm_config_from",
     "model_from_llm_config",
 ]

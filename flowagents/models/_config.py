@@ -12,7 +12,10 @@ when one is unavailable, refuses the key or times out.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
@@ -236,3 +239,48 @@ def model_from_llm_config(
 
         client = CachedModel(client, open_store(), cache_seed=config.cache_seed)
     return client
+
+
+def config_list_from_json(
+    env_or_file: str,
+    file_location: str | os.PathLike[str] = "",
+    filter_dict: Mapping[str, Sequence[Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Read a ``config_list`` as the familiar API does (e.g. ``"OAI_CONFIG_LIST"``).
+
+    The environment variable ``env_or_file`` holds the JSON list or a path to it; without
+    it, ``file_location/env_or_file`` is read. ``filter_dict`` keeps the entries whose
+    value for each key is among the given ones (a list-valued entry matches on overlap).
+    """
+    raw = os.environ.get(env_or_file)
+    if raw is not None and not raw.lstrip().startswith("["):
+        where = raw
+        raw = Path(raw).read_text(encoding="utf-8") if Path(raw).is_file() else None
+        if raw is None:
+            raise ConfigError(f"{env_or_file}={where!r} is neither a JSON list nor a file")
+    if raw is None:
+        path = Path(file_location) / env_or_file
+        if not path.is_file():
+            raise ConfigError(
+                f"no config list: set the environment variable {env_or_file} or create {path}"
+            )
+        raw = path.read_text(encoding="utf-8")
+        where = str(path)
+    else:
+        where = f"${env_or_file}"
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: not valid JSON: {exc}") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{where}: a config list is a JSON list of objects")
+
+    def keep(entry: dict[str, Any]) -> bool:
+        for key, allowed in (filter_dict or {}).items():
+            value = entry.get(key)
+            values = value if isinstance(value, list) else [value]
+            if not any(v in allowed for v in values):
+                return False
+        return True
+
+    return [entry for entry in entries if keep(entry)]
