@@ -52,17 +52,22 @@ def assert_resumes_to_baseline(graph: Path, tmp_path: Path, store: Path) -> None
         before = opened.get_run("victim")
         assert before.status == "running"
         assert before.events > 0
+        recorded = sum(1 for call in opened.calls("victim") if call.kind == "model")
     done = cli("resume", "victim", "--store", str(store), "-q", cwd=tmp_path,
                FLOWAGENTS_TEST_CALL_LOG=str(tmp_path / "calls-2"))
     assert done.returncode == 0, done.stderr
     assert "run victim: completed" in done.stdout
     expected = baseline(graph).events("victim")
-    if (tmp_path / "calls-1").exists():  # killed inside a call: no answer was received twice
+    if (tmp_path / "calls-1").exists():  # killed inside a call
         first = (tmp_path / "calls-1").read_text().splitlines()
         second = (tmp_path / "calls-2").read_text().splitlines()
         answered = [e for e in expected if e.kind == "model_called"]
-        assert not set(first) & set(second)
-        assert len(first) + len(second) == len(answered)
+        # Every answer the record held is fed back, never asked again; resume asks exactly the
+        # others. With parallel branches, an answer can arrive (and be logged here) in the
+        # instant before the kill, before it is committed: that one is asked again.
+        assert len(second) == len(answered) - recorded
+        assert len(set(first) | set(second)) == len(answered)  # every call answered once
+        assert len(set(first) & set(second)) == len(first) - recorded
     with SQLiteRunStore(store) as opened:
         got = opened.events("victim")
         run = opened.get_run("victim")
