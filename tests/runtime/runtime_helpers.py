@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from flowagents import ConversableAgent, ScriptedModel
+from flowagents import ConversableAgent, GraphBuilder, ScriptedModel
 from flowagents.events import Event, MessageSent, RunFinished, Terminated
+from flowagents.graph import CompiledGraph
 
 E = TypeVar("E")
 
@@ -35,3 +36,17 @@ def ending(events: Sequence[Event]) -> tuple[str, str]:
     finished = of_kind(events, RunFinished)
     assert len(finished) == 1, finished
     return terminated[-1].reason, finished[0].status
+
+
+def pair(a: ConversableAgent, b: ConversableAgent, *, max_turns: int) -> CompiledGraph:
+    """The static graph ``a <-> b``, starting at ``a``, ended by ``max_turns`` only."""
+    return (
+        GraphBuilder("pair")
+        .agent(a)
+        .agent(b)
+        .edge(a, b)
+        .edge(b, a)
+        .start(a)
+        .terminate(keyword=None, max_turns=max_turns)
+        .compile()
+    )

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from runtime_helpers import agent, ending, of_kind, speakers
+from runtime_helpers import agent, ending, of_kind, pair, speakers
 
 from flowagents import ConversableAgent, GraphBuilder, Runner, ScriptedModel
 from flowagents.events import Event, MessageSent, ModelCalled, NodeEntered, NodeLeft, RunFinished
@@ -99,18 +99,7 @@ def test_fan_out_join_any_cancels_the_slower_branches() -> None:
 
 
 def _pair_graph() -> CompiledGraph:
-    a = agent("a", ["a0", "a1"])
-    b = agent("b", ["b0", "b1"])
-    return (
-        GraphBuilder("pair")
-        .agent(a)
-        .agent(b)
-        .edge(a, b)
-        .edge(b, a)
-        .start(a)
-        .terminate(keyword=None, max_turns=4)
-        .compile()
-    )
+    return pair(agent("a", ["a0", "a1"]), agent("b", ["b0", "b1"]), max_turns=4)
 
 
 def test_stream_yields_the_same_events_as_a_sink() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from runtime_helpers import agent, ending, of_kind, speakers
+from runtime_helpers import agent, ending, of_kind, pair, speakers
 
 from flowagents import ConversableAgent, GraphBuilder, Runner
 from flowagents.events import Event, Terminated
@@ -189,23 +189,10 @@ def test_agent_stops_on_its_own_termination_test() -> None:
     a = agent("a", ["a0", "stop now"])
     b = agent("b", ["b0", "b1"], is_termination_msg=lambda m: m.get("content") == "stop now")
 
-    _, events = _run(_pair(a, b))
+    _, events = _run(pair(a, b, max_turns=20))
 
     assert speakers(events) == ["user", "a", "b", "a"]
     assert ending(events) == ("is_termination_msg", "completed")
-
-
-def _pair(a: ConversableAgent, b: ConversableAgent) -> CompiledGraph:
-    return (
-        GraphBuilder("pair")
-        .agent(a)
-        .agent(b)
-        .edge(a, b)
-        .edge(b, a)
-        .start(a)
-        .terminate(keyword=None, max_turns=20)
-        .compile()
-    )
 
 
 def test_selector_returns_none() -> None:
