@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -59,7 +58,7 @@ def run(
     """Run a conversation graph on a task, record it, and print the conversation."""
     from flowagents.cli._store_commands import input_provider, open_cli_store
     from flowagents.graph import compile_graph
-    from flowagents.runtime import ConsolePrinter, Runner
+    from flowagents.runtime import ConsolePrinter, Runner, new_run_id
     from flowagents.store import record_run
 
     console = Console(highlight=False, soft_wrap=True)
@@ -69,7 +68,7 @@ def run(
         sinks = [] if quiet or as_json else [ConsolePrinter(console).sink]
         inputs = input_provider(non_interactive)
         if store is not None:
-            run_id = run_id or uuid.uuid4().hex[:16]
+            run_id = run_id or new_run_id()
             if not as_json:
                 console.print(f"recording run {run_id} in {store.location}")
             result = record_run(

@@ -7,6 +7,7 @@ from flowagents.runtime._context import (
     Interceptor,
     RunContext,
     current_run,
+    new_run_id,
     observe,
     request_hash,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "SpeakerSelector",
     "current_run",
     "forget_rejections",
+    "new_run_id",
     "observe",
     "parse_choice",
     "request_hash",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -72,6 +73,16 @@ class Interceptor(Protocol):
     ) -> list[ToolResponse]:
         """Answer the tool calls of one message."""
         ...
+
+
+def new_run_id() -> str:
+    """A fresh run id: 12 hex digits of the time in ms, then 12 random ones.
+
+    Ids made later sort later, so a store keeps a run's rows at the end of its index (and
+    ``ORDER BY run_id`` is chronological); 48 random bits keep ids made in the same
+    millisecond, on any number of machines, apart.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
 
 
 def request_hash(model: str, request: ModelRequest) -> str:

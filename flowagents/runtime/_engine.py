@@ -7,7 +7,6 @@ a GroupChat a dynamic graph, a nested chat a subgroup node.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,6 +38,7 @@ from flowagents.runtime._context import (
     Interceptor,
     RunContext,
     StepScope,
+    new_run_id,
 )
 from flowagents.runtime._scope import Scope
 from flowagents.runtime._selector import SelectionMethod, SpeakerSelector
@@ -191,7 +191,7 @@ class Runner:
         prefix = ""
         if outer.is_idle:
             ctx = RunContext(
-                run_id or uuid.uuid4().hex[:16],
+                run_id or new_run_id(),
                 sinks=[*self.sinks, *OBSERVERS.get()],
                 input_provider=self._input_provider,
                 interceptor=self._interceptor,

@@ -19,40 +19,42 @@ class MemoryRunStore(RunStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
-        self._events: dict[str, dict[tuple[str, str, int], Event]] = {}
+        self._events: dict[str, list[Event]] = {}
         self._calls: dict[str, dict[tuple[str, str, int], CallRecord]] = {}
         self._cache: dict[str, Any] = {}
 
-    def append_event(self, event: Event, ordinal: int) -> bool:
-        key = (event.step, event.kind, ordinal)
+    def append_events(self, events: Sequence[Event]) -> None:
         with self._lock:
-            stored = self._events.setdefault(event.run_id, {})
-            if key in stored:
-                return False
-            stored[key] = event
-            run = self._runs.get(event.run_id)
-            if isinstance(event, RunStarted) and run is None:
-                self._runs[event.run_id] = RunRecord(
-                    run_id=event.run_id,
-                    graph=event.graph,
-                    task=event.task,
-                    started_at=event.ts,
-                    manifest=dict(event.manifest),
-                )
-            elif isinstance(event, RunFinished) and run is not None:
-                self._runs[event.run_id] = run.model_copy(
-                    update={"status": event.status, "reason": event.reason, "ended_at": event.ts}
-                )
-            return True
+            for event in events:
+                self._events.setdefault(event.run_id, []).append(event)
+                run = self._runs.get(event.run_id)
+                if isinstance(event, RunStarted) and run is None:
+                    self._runs[event.run_id] = RunRecord(
+                        run_id=event.run_id,
+                        graph=event.graph,
+                        task=event.task,
+                        started_at=event.ts,
+                        manifest=dict(event.manifest),
+                    )
+                elif isinstance(event, RunFinished) and run is not None:
+                    self._runs[event.run_id] = run.model_copy(
+                        update={
+                            "status": event.status,
+                            "reason": event.reason,
+                            "ended_at": event.ts,
+                        }
+                    )
 
     def events(self, run_id: str) -> list[Event]:
         with self._lock:
-            return list(self._events.get(run_id, {}).values())
+            return list(self._events.get(run_id, ()))
 
-    def delete_events(self, run_id: str, keys: Sequence[tuple[str, str, int]]) -> int:
+    def truncate_events(self, run_id: str, keep: int) -> int:
         with self._lock:
-            stored = self._events.get(run_id, {})
-            return sum(stored.pop(key, None) is not None for key in keys)
+            stored = self._events.get(run_id, [])
+            gone = max(len(stored) - max(keep, 0), 0)
+            del stored[len(stored) - gone :]
+            return gone
 
     def put_call(self, record: CallRecord) -> bool:
         key = (record.step, record.kind, record.ordinal)
@@ -78,7 +80,7 @@ class MemoryRunStore(RunStore):
             run = self._runs.get(run_id)
             if run is None:
                 raise StoreError(f"no run {run_id!r} in this store", where=self.location)
-            return run.model_copy(update={"events": len(self._events.get(run_id, {}))})
+            return run.model_copy(update={"events": len(self._events.get(run_id, ()))})
 
     def update_run(self, record: RunRecord) -> None:
         with self._lock:
@@ -91,7 +93,7 @@ class MemoryRunStore(RunStore):
     ) -> list[RunRecord]:
         with self._lock:
             runs = [
-                run.model_copy(update={"events": len(self._events.get(run.run_id, {}))})
+                run.model_copy(update={"events": len(self._events.get(run.run_id, ()))})
                 for run in reversed(self._runs.values())
                 if graph in (None, run.graph) and status in (None, run.status)
             ]

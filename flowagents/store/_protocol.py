@@ -2,10 +2,11 @@
 
 A store keeps three things per run: the run row (id, graph, status, manifest), the events in
 the order they happened, and the answers the outside world gave (model responses, human
-inputs, code and tool results), which is what resume and replay feed back. Events and answers
-are keyed by ``(step, kind, ordinal)``: the step id is stable across executions of the same
-graph and inputs, and the ordinal counts within one step, so parallel branches (whose steps
-differ) never collide and re-appending an event already stored is a no-op.
+inputs, code and tool results), which is what resume and replay feed back. Answers are keyed
+by ``(step, kind, ordinal)``: the step id is stable across executions of the same graph and
+inputs, and the ordinal counts within one step, so parallel branches (whose steps differ)
+never collide. Events are kept in order only; their ``(step, kind, ordinal)`` keys follow from
+that order (``event_keys``), so a re-execution knows which of its events are on record.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ RunState: TypeAlias = Literal["running", "completed", "failed", "cancelled", "wa
 CallKind: TypeAlias = Literal["model", "human", "code", "tools"]
 
 #: The version of the record format this code writes (``PRAGMA user_version`` in SQLite).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class RunRecord(BaseModel):
@@ -73,24 +74,21 @@ class RunStore(abc.ABC):
     location: str = ""
 
     @abc.abstractmethod
-    def append_event(self, event: Event, ordinal: int) -> bool:
-        """Store ``event`` as the ``ordinal``-th of its step and kind; False if already there.
+    def append_events(self, events: Sequence[Event]) -> None:
+        """Append ``events`` after those already stored for their runs, in one transaction.
 
         ``RunStarted`` creates the run row (from its graph, task and manifest) when missing;
         ``RunFinished`` sets the row's status, reason and end time, in the same transaction.
+        Appending never checks for duplicates: the recorder decides what is new.
         """
-
-    def append_events(self, items: Sequence[tuple[Event, int]]) -> list[bool]:
-        """``append_event`` for several events in one transaction; which were new."""
-        return [self.append_event(event, ordinal) for event, ordinal in items]
 
     @abc.abstractmethod
     def events(self, run_id: str) -> list[Event]:
         """The events of ``run_id`` in the order they were stored."""
 
     @abc.abstractmethod
-    def delete_events(self, run_id: str, keys: Sequence[tuple[str, str, int]]) -> int:
-        """Delete the events with these ``(step, kind, ordinal)`` keys; return how many."""
+    def truncate_events(self, run_id: str, keep: int) -> int:
+        """Delete every event of ``run_id`` after the first ``keep``; return how many went."""
 
     @abc.abstractmethod
     def put_call(self, record: CallRecord) -> bool:

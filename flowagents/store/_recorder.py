@@ -2,10 +2,10 @@
 
 Two parts that work together:
 
-- ``RecordingSink`` is an event sink that appends the events to the store under their
-  ``(step, kind, ordinal)`` key, group-committing pure in-process steps and committing at
-  once before anything goes outside, so that appending the events of a re-executed prefix
-  again is a no-op.
+- ``RecordingSink`` is an event sink that appends the events to the store, group-committing
+  pure in-process steps and committing at once before anything goes outside. Given the keys
+  of the events already on record (a resumed run), it drops the re-executed prefix's events
+  instead of storing them twice.
 - ``Recorder`` is an interceptor: the answers of live calls (model, human, code, tools) are
   written to the store, and calls the record already has are answered from it instead. Calls
   are keyed by step and their ordinal within the step, never by global order, so parallel
@@ -78,9 +78,12 @@ class RecordingSink:
     that ended less than ``commit_interval_s`` after the last commit: their events come only
     from the graph and the answers already committed, and resume regenerates them
     identically. Outside answers are never among them (the Recorder commits those as they
-    arrive, and flushes this sink before each live call). Events the store already has (a
-    re-executed prefix) are skipped; new ones are then handed to the ``forward`` sinks (e.g.
-    a console printer) after they are committed, so what was shown is always on record.
+    arrive, and flushes this sink before each live call).
+
+    ``recorded`` holds the ``(step, kind, ordinal)`` keys of the events of run ``run_id``
+    already stored (``event_keys`` of them): a re-execution's events with those keys are
+    dropped, the others stored. Stored events are then handed to the ``forward`` sinks
+    (e.g. a console printer) after they are committed, so what was shown is always on record.
     """
 
     def __init__(
@@ -89,27 +92,43 @@ class RecordingSink:
         *,
         forward: Sequence[EventSink] = (),
         commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
+        run_id: str = "",
+        recorded: Iterable[tuple[str, str, int]] = (),
     ) -> None:
         self.store = store
         self.forward = list(forward)
         self.commit_interval_s = commit_interval_s
-        self._counts: dict[tuple[str, str, str], int] = {}
-        self._pending: list[tuple[Event, int]] = []
+        self._run_id = run_id
+        self._recorded = set(recorded)
+        self._counts: dict[tuple[str, str], int] = {}
+        self._pending: list[Event] = []
         self._last_commit = time.monotonic()
 
     def __call__(self, event: Event) -> None:
-        kind = event.kind
-        key = (event.run_id, event.step, kind)
-        ordinal = self._counts.get(key, 0)
-        self._counts[key] = ordinal + 1
-        if not self._pending:
+        if self._recorded and self._on_record(event):
+            return
+        pending = self._pending
+        if not pending:
             _OPEN_SINKS.add(self)
-        self._pending.append((event, ordinal))
-        trigger = _TRIGGERS.get(kind)
+        pending.append(event)
+        trigger = _TRIGGERS.get(event.kind)
         if trigger is not None and (
             trigger or time.monotonic() - self._last_commit >= self.commit_interval_s
         ):
             self.flush()
+
+    def _on_record(self, event: Event) -> bool:
+        """Whether ``event`` is one the record already has (counted while any is left)."""
+        if event.run_id != self._run_id:
+            return False
+        kind = (event.step, event.kind)
+        ordinal = self._counts.get(kind, 0)
+        self._counts[kind] = ordinal + 1
+        key = (*kind, ordinal)
+        if key in self._recorded:
+            self._recorded.discard(key)
+            return True
+        return False
 
     def flush(self) -> None:
         """Commit the events not yet stored, in one transaction."""
@@ -119,17 +138,16 @@ class RecordingSink:
         self._pending = []
         _OPEN_SINKS.discard(self)
         try:
-            new = self.store.append_events(pending)
+            self.store.append_events(pending)
         except BaseException:
             self._pending = pending + self._pending  # keep them for a later flush
             _OPEN_SINKS.add(self)
             raise
         self._last_commit = time.monotonic()
         if self.forward:
-            for (event, _), fresh in zip(pending, new, strict=True):
-                if fresh:
-                    for sink in self.forward:
-                        sink(event)
+            for event in pending:
+                for sink in self.forward:
+                    sink(event)
 
 
 class Recorder:

@@ -1,8 +1,8 @@
 """Recorded runs end to end: start, resume, replay and fork.
 
 Each is "build a Runner for the recorded graph and inputs, put a Recorder in front of the
-outside world, and execute from the start": the record answers the prefix, the store
-deduplicates the events of the prefix, and the run continues live (resume, fork) or is
+outside world, and execute from the start": the record answers the prefix, the recording
+sink drops the events of the prefix it already has, and the run continues live (resume, fork) or is
 checked against its record (replay).
 """
 
@@ -263,20 +263,17 @@ def resume_run(
     elif graph.content_hash != spec.graph_hash and not force:
         raise StoreError(f"the graph given for run {run_id} is not the one it was recorded with")
     events = store.events(run_id)
-    keys = event_keys(events)
-    ending: list[tuple[str, str, int]] = []
-    for key in reversed(keys):  # the previous attempt's ending goes; the new one replaces it
-        if key[1] not in ENDING_KINDS:
-            break
-        ending.append(key)
-    store.delete_events(run_id, ending)
+    kept = len(events)
+    while kept and events[kept - 1].kind in ENDING_KINDS:
+        kept -= 1  # the previous attempt's ending goes; the new one replaces it
+    store.truncate_events(run_id, kept)
     history = [
         *run.manifest.get("resumed", []),
         {
             "at": time.time(),
             "from_status": run.status,
             "reason": run.reason,
-            "events": len(events) - len(ending),
+            "events": kept,
         },
     ]
     manifest = run.manifest | {
@@ -293,7 +290,11 @@ def resume_run(
         record=store.calls(run_id),
         call_through=scripted_models(graph),
         replies=[reply] if reply is not None else [],
-        sink=(sink := RecordingSink(store, forward=sinks)),
+        sink=(
+            sink := RecordingSink(
+                store, forward=sinks, run_id=run_id, recorded=event_keys(events[:kept])
+            )
+        ),
     )
     return _run_live(graph, spec, store, recorder, sink, agents, input_provider, manifest, run_id)
 

@@ -1,5 +1,10 @@
 """The embedded default store: one SQLite file in WAL mode, one transaction per write.
 
+Events are rows keyed by ``(run_id, position)`` in a table without rowid: appending a run's
+events extends one B-tree at the run's end (run ids made by ``new_run_id`` sort by time, so a
+new run's rows go at the end of the file too). The WAL is checkpointed by a thread of the
+store, not inside a commit.
+
 WAL lets several processes record runs into the same file at once (writers queue on the
 busy timeout, readers never block). ``synchronous=NORMAL`` keeps every committed write across a
 crash of the process (not across a power cut in the last moments, which costs an fsync per
@@ -13,6 +18,7 @@ row marks the file as ours so that a foreign database is refused, never written 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import sqlite3
@@ -26,6 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from flowagents.errors import StoreCorruptError, StoreError
 from flowagents.events import EVENT_ADAPTER, Event, RunFinished, RunStarted
+from flowagents.store._checkpoint import DEFAULT_CHECKPOINT_BYTES, WalCheckpointer
 from flowagents.store._protocol import SCHEMA_VERSION, CallRecord, RunRecord, RunStore
 
 FORMAT_MARK = "flowagents-runs"
@@ -55,15 +62,14 @@ _RUN_ROW_KINDS = frozenset({"run_started", "run_finished"})
 
 #: Columns of one event row, and the row counts of the multi-row INSERT statements a batch
 #: is cut into (largest first), so that only these few statements are ever prepared.
-_COLUMNS = 5
+_COLUMNS = 3
 _CHUNKS = (256, 64, 16, 4, 1)
 
 
 @functools.cache
 def _insert_sql(rows: int) -> str:
-    return (
-        "INSERT OR IGNORE INTO events (run_id, step, kind, ordinal, body) VALUES "
-        + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
+    return "INSERT INTO events (run_id, position, body) VALUES " + ", ".join(
+        ["(?, ?, ?)"] * rows
     )
 
 
@@ -97,8 +103,36 @@ def _create_v1(db: sqlite3.Connection) -> None:
     )
 
 
+def _events_by_position(db: sqlite3.Connection) -> None:
+    """Version 2: events keyed by their position in the run, one B-tree, no unique index.
+
+    Version 1 made SQLite find duplicates on every insert (a unique index on step, kind
+    and ordinal, and a second index by run); the recorder now knows which events are new, so
+    an append touches one B-tree, clustered by run. ``event_rows`` shows the header fields as
+    columns for SQL.
+    """
+    db.execute(
+        """CREATE TABLE events_v2 (
+            run_id TEXT NOT NULL, position INTEGER NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY (run_id, position)) WITHOUT ROWID"""
+    )
+    db.execute(
+        "INSERT INTO events_v2 (run_id, position, body) SELECT run_id, "
+        "ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY id), body FROM events"
+    )
+    db.execute("DROP TABLE events")
+    db.execute("ALTER TABLE events_v2 RENAME TO events")
+    db.execute(
+        """CREATE VIEW event_rows AS SELECT run_id, position,
+            json_extract(body, '$.step') AS step, json_extract(body, '$.kind') AS kind,
+            json_extract(body, '$.node') AS node, json_extract(body, '$.seq') AS seq,
+            json_extract(body, '$.ts') AS ts, body
+            FROM events"""
+    )
+
+
 #: ``MIGRATIONS[i]`` upgrades a file at version ``i`` to ``i + 1``, inside one transaction.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _events_by_position]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -116,9 +150,19 @@ def default_store_path(cwd: Path | None = None) -> Path:
 
 
 class SQLiteRunStore(RunStore):
-    """Runs in one SQLite file (created with its directory when missing)."""
+    """Runs in one SQLite file (created with its directory when missing).
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
+    ``checkpointer`` folds the WAL back into the file on its own thread once about
+    ``checkpoint_bytes`` were written (see ``WalCheckpointer``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout_s: float = 30.0,
+        checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES,
+    ) -> None:
         self.path = Path(path)
         self.location = str(self.path)
         self._lock = threading.Lock()
@@ -134,10 +178,14 @@ class SQLiteRunStore(RunStore):
             with self._guard():
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
                 self._migrate()
         except BaseException:
             self._db.close()
             raise
+        self.checkpointer = WalCheckpointer(
+            self.path, threshold_bytes=checkpoint_bytes, busy_timeout_s=busy_timeout_s
+        )
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -217,67 +265,60 @@ class SQLiteRunStore(RunStore):
 
     def close(self) -> None:
         """Close the connection (the file stays consistent whenever this is skipped)."""
+        self.checkpointer.close()
         with self._lock:
             self._db.close()
 
     # -- events ------------------------------------------------------------------------------
 
-    def append_event(self, event: Event, ordinal: int) -> bool:
-        return self.append_events([(event, ordinal)])[0]
-
-    def append_events(self, items: Sequence[tuple[Event, int]]) -> list[bool]:
+    def append_events(self, events: Sequence[Event]) -> None:
         # Group commit makes batches of hundreds of events: everything per event is kept to
-        # one serializer call and a few tuple operations.
-        params: list[Any] = []
-        extend = params.extend
+        # one serializer call and a few tuple operations, and serializing happens before the
+        # write lock is taken.
         serializers = _SERIALIZERS
-        for event, ordinal in items:
-            to_json = serializers.get(type(event), _dump_any)
-            extend((event.run_id, event.step, event.kind, ordinal, to_json(event).decode()))
-        if not params:
-            return []
+        bodies = [serializers.get(type(event), _dump_any)(event).decode() for event in events]
+        if not bodies:
+            return
         with self._guard() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                inserted = self._insert(db, items, params)
+                self._insert(db, events, bodies)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
                 raise
-        return inserted
+            self.checkpointer.wrote(sum(map(len, bodies)))
 
     @staticmethod
-    def _insert(
-        db: sqlite3.Connection, items: Sequence[tuple[Event, int]], params: list[Any]
-    ) -> list[bool]:
-        """Insert the events in a few statements; say which were new; keep run rows current."""
-        (last,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
-        count = len(items)
-        added = start = 0
+    def _insert(db: sqlite3.Connection, events: Sequence[Event], bodies: list[str]) -> None:
+        """Insert after each run's last position, in a few statements; keep run rows current."""
+        runs: dict[str, list[str]] = {}
+        run_id = events[0].run_id
+        if all(event.run_id == run_id for event in events):
+            runs[run_id] = bodies  # the usual batch: one run's events
+        else:
+            for event, body in zip(events, bodies, strict=True):
+                runs.setdefault(event.run_id, []).append(body)
+        params: list[Any] = []
+        for run_id, run_bodies in runs.items():
+            # This transaction holds the write lock, so the run's last position is stable.
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(position), 0) FROM events WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            params.extend(
+                itertools.chain.from_iterable(
+                    zip(itertools.repeat(run_id), itertools.count(last + 1), run_bodies)
+                )
+            )
+        count = len(bodies)
+        start = 0
         for size in _CHUNKS:  # multi-row statements: far cheaper than a row at a time
             while count - start >= size:
-                chunk = params[start * _COLUMNS : (start + size) * _COLUMNS]
-                added += db.execute(_insert_sql(size), chunk).rowcount
+                db.execute(_insert_sql(size), params[start * _COLUMNS : (start + size) * _COLUMNS])
                 start += size
-        if added == count:
-            inserted = [True] * count
-        else:
-            # Some were stored before (a re-executed prefix). This transaction holds the write
-            # lock, so the new rows are exactly those past the last id.
-            new = set(
-                db.execute(
-                    "SELECT run_id, step, kind, ordinal FROM events WHERE id > ?", (last,)
-                ).fetchall()
-            )
-            inserted = []
-            for event, ordinal in items:
-                key = (event.run_id, event.step, event.kind, ordinal)
-                inserted.append(key in new)
-                new.discard(key)  # the same key twice in one batch: only the first is new
-        for (event, _), fresh in zip(items, inserted, strict=True):
-            if fresh and event.kind in _RUN_ROW_KINDS:
+        for event in events:
+            if event.kind in _RUN_ROW_KINDS:
                 SQLiteRunStore._update_run_row(db, event)
-        return inserted
 
     @staticmethod
     def _update_run_row(db: sqlite3.Connection, event: Event) -> None:
@@ -304,30 +345,36 @@ class SQLiteRunStore(RunStore):
     def events(self, run_id: str) -> list[Event]:
         with self._guard() as db:
             rows = db.execute(
-                "SELECT id, body FROM events WHERE run_id = ? ORDER BY id", (run_id,)
+                "SELECT position, body FROM events WHERE run_id = ? ORDER BY position", (run_id,)
             ).fetchall()
         events: list[Event] = []
-        for row_id, body in rows:
+        for position, body in rows:
             try:
                 events.append(EVENT_ADAPTER.validate_json(body))
             except ValidationError as exc:
                 raise StoreCorruptError(
-                    f"event row {row_id} of run {run_id} is not a valid event: "
+                    f"event {position} of run {run_id} is not a valid event: "
                     f"{exc.errors()[0]['msg']}",
                     where=self.location,
                 ) from exc
         return events
 
-    def delete_events(self, run_id: str, keys: Sequence[tuple[str, str, int]]) -> int:
+    def truncate_events(self, run_id: str, keep: int) -> int:
         with self._guard() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                # Positions may have gaps (an earlier truncation): find the keep-th one.
+                row = db.execute(
+                    "SELECT position FROM events WHERE run_id = ? ORDER BY position "
+                    "LIMIT 1 OFFSET ?",
+                    (run_id, keep - 1),
+                ).fetchone()
+                last_kept = 0 if keep <= 0 else row[0] if row else None
                 count = 0
-                for step, kind, ordinal in keys:
-                    count += db.execute(
-                        "DELETE FROM events WHERE run_id = ? AND step = ? AND kind = ? "
-                        "AND ordinal = ?",
-                        (run_id, step, kind, ordinal),
+                if last_kept is not None:
+                    count = db.execute(
+                        "DELETE FROM events WHERE run_id = ? AND position > ?",
+                        (run_id, last_kept),
                     ).rowcount
                 db.execute("COMMIT")
             except BaseException:

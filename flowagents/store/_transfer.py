@@ -16,11 +16,13 @@ from pydantic import ValidationError
 
 from flowagents.errors import StoreError
 from flowagents.events import EVENT_ADAPTER, Event
-from flowagents.store._protocol import SCHEMA_VERSION, CallRecord, RunRecord, RunStore
-from flowagents.store._verify import event_keys
+from flowagents.store._protocol import CallRecord, RunRecord, RunStore
 
 ExportFormat = Literal["json", "jsonl"]
 EXPORT_MARK = "flowagents-run"
+
+#: The version of the export format (independent of the store's own schema version).
+EXPORT_VERSION = 1
 
 
 def export_run(store: RunStore, run_id: str, fmt: ExportFormat = "jsonl") -> str:
@@ -32,14 +34,14 @@ def export_run(store: RunStore, run_id: str, fmt: ExportFormat = "jsonl") -> str
     if fmt == "json":
         document = {
             "format": EXPORT_MARK,
-            "version": SCHEMA_VERSION,
+            "version": EXPORT_VERSION,
             "run": head,
             "events": events,
             "calls": calls,
         }
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     lines = [
-        {"type": "run", "format": EXPORT_MARK, "version": SCHEMA_VERSION, "run": head},
+        {"type": "run", "format": EXPORT_MARK, "version": EXPORT_VERSION, "run": head},
         *({"type": "event", "event": e} for e in events),
         *({"type": "call", "call": c} for c in calls),
     ]
@@ -82,10 +84,10 @@ def _parse(text: str, source: str) -> tuple[RunRecord, list[Event], list[CallRec
             if kind == "run":
                 if record.get("format") != EXPORT_MARK:
                     raise StoreError(f"line {number}: not a flowagents run export", where=source)
-                if not isinstance(record.get("version"), int) or record["version"] > SCHEMA_VERSION:
+                if not isinstance(record.get("version"), int) or record["version"] > EXPORT_VERSION:
                     raise StoreError(
                         f"line {number}: export version {record.get('version')} is not one "
-                        f"this flowagents reads (up to {SCHEMA_VERSION})",
+                        f"this flowagents reads (up to {EXPORT_VERSION})",
                         where=source,
                     )
                 run = RunRecord.model_validate(record["run"])
@@ -125,8 +127,6 @@ def import_run(store: RunStore, text: str, *, source: str = "<import>") -> RunRe
 
 
 def _append(store: RunStore, events: Iterable[Event], calls: Iterable[CallRecord]) -> None:
-    listed = list(events)
-    for event, (_, _, ordinal) in zip(listed, event_keys(listed), strict=True):
-        store.append_event(event, ordinal)
+    store.append_events(list(events))
     for call in calls:
         store.put_call(call)

@@ -33,7 +33,7 @@ def message(run_id: str, step: str, text: str, seq: int) -> MessageSent:
 
 
 def test_run_started_creates_the_run_row(store: RunStore) -> None:
-    assert store.append_event(started(), 0)
+    store.append_events([started()])
     run = store.get_run("r1")
     assert (run.graph, run.status, run.task, run.started_at) == ("g", "running", "t", 10.0)
     assert run.manifest == {"seed": 3}
@@ -47,33 +47,46 @@ def test_events_round_trip_in_order(store: RunStore) -> None:
         message("r1", "2", "world", 3),
         NodeEntered(run_id="r1", step="2", node="b", seq=4, ts=12.0, via="a"),
     ]
-    for event in events:
-        store.append_event(event, 0)
+    store.append_events(events[:1])
+    store.append_events(events[1:])
     assert store.events("r1") == events
 
 
-def test_appending_the_same_key_again_is_a_no_op(store: RunStore) -> None:
-    store.append_event(started(), 0)
-    assert store.append_event(message("r1", "1", "first", 2), 0)
-    assert not store.append_event(message("r1", "1", "again", 5), 0)
-    assert store.append_event(message("r1", "1", "second of step", 6), 1)
+def test_runs_interleaved_in_one_batch_keep_their_own_order(store: RunStore) -> None:
+    store.append_events([started("a"), message("a", "1", "a1", 2)])
+    store.append_events(
+        [started("b"), message("a", "2", "a2", 3), message("b", "1", "b1", 2)]
+    )
+    store.append_events([message("b", "2", "b2", 3), message("a", "3", "a3", 4)])
+
+    def texts(run_id: str) -> list[str]:
+        return [e.message.text for e in store.events(run_id) if isinstance(e, MessageSent)]
+
+    assert texts("a") == ["a1", "a2", "a3"]
+    assert texts("b") == ["b1", "b2"]
+    assert (store.get_run("a").events, store.get_run("b").events) == (4, 3)
+
+
+def test_appending_stores_what_it_is_given_even_twice(store: RunStore) -> None:
+    # Deciding what is new is the recorder's job (RecordingSink's ``recorded`` keys).
+    store.append_events([started(), message("r1", "1", "same", 2)])
+    store.append_events([message("r1", "1", "same", 2)])
     texts = [e.message.text for e in store.events("r1") if isinstance(e, MessageSent)]
-    assert texts == ["first", "second of step"]
+    assert texts == ["same", "same"]
 
 
 def test_run_finished_sets_status_reason_and_end(store: RunStore) -> None:
-    store.append_event(started(), 0)
-    store.append_event(RunFinished(run_id="r1", step="3", seq=9, ts=20.0, status="completed",
-                                   reason="keyword"), 0)
+    store.append_events([started()])
+    store.append_events([RunFinished(run_id="r1", step="3", seq=9, ts=20.0, status="completed",
+                                     reason="keyword")])
     run = store.get_run("r1")
     assert (run.status, run.reason, run.ended_at) == ("completed", "keyword", 20.0)
 
 
 def test_runs_are_listed_newest_first_and_filtered(store: RunStore) -> None:
-    store.append_event(started("a", 1.0, "g1"), 0)
-    store.append_event(started("b", 2.0, "g2"), 0)
-    store.append_event(started("c", 3.0, "g1"), 0)
-    store.append_event(RunFinished(run_id="c", step="1", status="failed", reason="error"), 0)
+    store.append_events([started("a", 1.0, "g1"), started("b", 2.0, "g2")])
+    store.append_events([started("c", 3.0, "g1")])
+    store.append_events([RunFinished(run_id="c", step="1", status="failed", reason="error")])
     assert [r.run_id for r in store.list_runs()] == ["c", "b", "a"]
     assert [r.run_id for r in store.list_runs(graph="g1")] == ["c", "a"]
     assert [r.run_id for r in store.list_runs(status="running")] == ["b", "a"]
@@ -98,13 +111,21 @@ def test_create_update_and_duplicate_runs(store: RunStore) -> None:
     assert (run.status, run.reason, run.manifest) == ("cancelled", "stop", {"k": [1, 2]})
 
 
-def test_delete_events_by_key(store: RunStore) -> None:
-    store.append_event(started(), 0)
-    store.append_event(message("r1", "1", "keep", 2), 0)
-    store.append_event(message("r1", "1", "drop", 3), 1)
-    assert store.delete_events("r1", [("1", "message", 1), ("9", "message", 0)]) == 1
+def test_truncate_events_keeps_the_first_ones(store: RunStore) -> None:
+    store.append_events([started(), message("r1", "1", "keep", 2)])
+    store.append_events([message("r1", "2", "drop", 3), message("r1", "3", "drop", 4)])
+    store.append_events([started("other")])
+    assert store.truncate_events("r1", 5) == 0
+    assert store.truncate_events("r1", 2) == 2
     assert [e.kind for e in store.events("r1")] == ["run_started", "message"]
-    assert store.append_event(message("r1", "1", "again", 4), 1)
+    store.append_events([message("r1", "2", "again", 5)])
+    assert store.truncate_events("r1", 3) == 0  # positions after a truncation have gaps
+    texts = [e.message.text for e in store.events("r1") if isinstance(e, MessageSent)]
+    assert texts == ["keep", "again"]
+    assert store.truncate_events("r1", 0) == 3
+    assert store.events("r1") == []
+    assert store.truncate_events("missing", 0) == 0
+    assert [e.kind for e in store.events("other")] == ["run_started"]
 
 
 def test_calls_round_trip_and_dedupe(store: RunStore) -> None:

@@ -100,31 +100,40 @@ def entered(step: str, run_id: str = "r") -> NodeEntered:
     return NodeEntered(run_id=run_id, step=step, node="a")
 
 
-def test_a_batch_says_which_events_were_new(store: RunStore) -> None:
-    start = RunStarted(run_id="r", step="0", graph="g")
-    assert store.append_events([(start, 0), (entered("1"), 0), (entered("2"), 0)]) == [
-        True, True, True
+def test_a_resumed_sink_drops_exactly_the_events_on_record(store: RunStore) -> None:
+    store.append_events([RunStarted(run_id="r", step="0", graph="g"), entered("1"), entered("2")])
+    shown: list[Event] = []
+    sink = RecordingSink(
+        store, forward=[shown.append], commit_interval_s=0, run_id="r",
+        recorded=event_keys(store.events("r")),
+    )
+    replayed = [
+        RunStarted(run_id="r", step="0", graph="g"),  # on record
+        entered("1"),  # on record
+        entered("3"),
+        entered("2"),  # on record, though it comes later this time
+        entered("3"),  # the second of its step: new too
+        entered("1", run_id="other"),  # another run's: never on this run's record
+        entered("1"),  # the second of step 1: new
+        RunFinished(run_id="r", step="3", status="completed"),
     ]
-    batch = [
-        (entered("1"), 0),  # stored before
-        (entered("3"), 0),
-        (entered("2"), 0),  # stored before
-        (entered("3"), 0),  # twice in this batch: only the first is new
-        (entered("3"), 1),
-        (entered("1", run_id="other"), 0),
-        (RunFinished(run_id="r", step="3", status="completed"), 0),
+    for event in replayed:
+        sink(event)
+    sink.flush()
+    assert [e.step for e in store.events("r")] == ["0", "1", "2", "3", "3", "1", "3"]
+    assert [e.step for e in store.events("other")] == ["1"]
+    assert [(e.run_id, e.step) for e in shown] == [
+        ("r", "3"), ("r", "3"), ("other", "1"), ("r", "1"), ("r", "3")
     ]
-    assert store.append_events(batch) == [False, True, False, False, True, True, True]
-    assert [e.step for e in store.events("r")] == ["0", "1", "2", "3", "3", "3"]
     assert store.get_run("r").status == "completed"
-    assert store.append_events([]) == []
 
 
 def test_a_large_batch_is_stored_in_order(store: RunStore) -> None:
-    items: list[tuple[Event, int]] = [(entered(str(i)), 0) for i in range(1000)]
-    assert store.append_events(items) == [True] * 1000
-    assert [e.step for e in store.events("r")] == [str(i) for i in range(1000)]
-    assert store.append_events([*items[500:503], (entered("x"), 0)]) == [False] * 3 + [True]
+    store.append_events([entered(str(i)) for i in range(1000)])
+    store.append_events([entered("x"), *(entered(str(i)) for i in range(3))])
+    store.append_events([])
+    steps = [e.step for e in store.events("r")]
+    assert steps == [str(i) for i in range(1000)] + ["x", "0", "1", "2"]
 
 
 def step(n: int) -> list[Event]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from store_helpers import GRAPHS, cli, spawn
 
 from flowagents.errors import StoreCorruptError, StoreError
-from flowagents.events import MessageSent, RunStarted
+from flowagents.events import EVENT_ADAPTER, MessageSent, RunFinished, RunStarted
 from flowagents.messages import Message
 from flowagents.store import SCHEMA_VERSION, SQLiteRunStore, open_store
 
@@ -76,11 +77,11 @@ def test_a_newer_format_is_refused(tmp_path: Path) -> None:
 def _filled(path: Path, runs: int = 30) -> None:
     with SQLiteRunStore(path) as store:
         for i in range(runs):
-            store.append_event(RunStarted(run_id=f"r{i}", step="0", graph="g", ts=i), 0)
+            store.append_events([RunStarted(run_id=f"r{i}", step="0", graph="g", ts=i)])
             for j in range(20):
-                store.append_event(
+                store.append_events([
                     MessageSent(run_id=f"r{i}", step=str(j), sender="a",
-                                message=Message(role="assistant", content="x" * 200)), 0)
+                                message=Message(role="assistant", content="x" * 200))])
     db = sqlite3.connect(path)  # fold the WAL into the main file, as after a clean exit
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
@@ -106,10 +107,10 @@ def test_a_damaged_event_row_gives_store_corrupt_error(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
     _filled(path, runs=1)
     db = sqlite3.connect(path)
-    db.execute("UPDATE events SET body = '{\"kind\": \"nonsense\"}' WHERE step = '3'")
+    db.execute("UPDATE events SET body = '{\"kind\": \"nonsense\"}' WHERE position = 4")
     db.commit()
     db.close()
-    with SQLiteRunStore(path) as store, pytest.raises(StoreCorruptError, match="run r0"):
+    with SQLiteRunStore(path) as store, pytest.raises(StoreCorruptError, match="event 4 of run r0"):
         store.events("r0")
 
 
@@ -130,10 +131,10 @@ from flowagents.messages import Message
 from flowagents.store import SQLiteRunStore
 store = SQLiteRunStore(sys.argv[1])
 run = sys.argv[2]
-store.append_event(RunStarted(run_id=run, step="0", graph="g"), 0)
+store.append_events([RunStarted(run_id=run, step="0", graph="g")])
 for i in range(300):
-    store.append_event(MessageSent(run_id=run, step=str(i), sender="a",
-                                   message=Message(role="assistant", content=str(i))), 0)
+    store.append_events([MessageSent(run_id=run, step=str(i), sender="a",
+                                     message=Message(role="assistant", content=str(i)))])
 """
 
 
@@ -170,3 +171,80 @@ def test_two_recorded_runs_at_once_both_complete(tmp_path: Path) -> None:
         one, two = opened.get_run("one"), opened.get_run("two")
         assert one.status == two.status == "completed"
         assert one.events == two.events == len(opened.events("one")) > 40
+
+
+def _version_1_store(path: Path) -> list[list[str]]:
+    """A store as flowagents 0.1 wrote it (format 1): two runs whose rows interleave."""
+    from flowagents.store._sqlite import MIGRATIONS, dump_event
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN")
+    MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    bodies: list[list[str]] = [[], []]
+    for i in range(6):
+        run = i % 2
+        event = (
+            RunStarted(run_id=f"v{run}", step="0", graph="g", ts=float(run))
+            if i < 2
+            else MessageSent(run_id=f"v{run}", step=str(i), sender="a",
+                             message=Message(role="assistant", content=f"m{i}"))
+        )
+        if i < 2:
+            db.execute(
+                "INSERT INTO runs (run_id, graph, status, started_at, manifest) "
+                "VALUES (?, 'g', 'completed', ?, '{}')", (f"v{run}", float(run)),
+            )
+        body = dump_event(event)
+        bodies[run].append(body)
+        db.execute(
+            "INSERT INTO events (run_id, step, kind, ordinal, body) VALUES (?, ?, ?, 0, ?)",
+            (f"v{run}", event.step, event.kind, body),
+        )
+    db.execute("COMMIT")
+    db.close()
+    return bodies
+
+
+def test_a_version_1_store_is_migrated_with_every_event_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    bodies = _version_1_store(path)
+    with SQLiteRunStore(path) as store:
+        for run in (0, 1):
+            events = store.events(f"v{run}")
+            assert [e.kind for e in events] == ["run_started", "message", "message"]
+            assert [EVENT_ADAPTER.dump_json(e).decode() for e in events] == bodies[run]
+            assert store.get_run(f"v{run}").events == 3
+        store.append_events([RunFinished(run_id="v0", step="9", status="completed")])
+        assert [e.kind for e in store.events("v0")][-1] == "run_finished"
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    rows = db.execute(
+        "SELECT position, step, kind FROM event_rows WHERE run_id = 'v0' ORDER BY position"
+    ).fetchall()
+    assert rows == [(1, "0", "run_started"), (2, "2", "message"), (3, "4", "message"),
+                    (4, "9", "run_finished")]
+    db.close()
+
+
+def test_the_wal_is_checkpointed_off_the_recording_thread(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with SQLiteRunStore(path, checkpoint_bytes=64 << 10) as store:
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        store.append_events([RunStarted(run_id="r", step="0", graph="g")])
+        size_before = path.stat().st_size
+        for batch in range(40):
+            store.append_events([
+                MessageSent(run_id="r", step=f"{batch}.{i}", sender="a",
+                            message=Message(role="assistant", content="x" * 500))
+                for i in range(10)
+            ])
+        deadline = time.monotonic() + 30
+        while store.checkpointer.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.checkpointer.checkpoints >= 1
+        assert path.stat().st_size > size_before  # pages went from the WAL into the file
+        assert len(store.events("r")) == 401
+        assert store.checkpointer.running
+    assert not store.checkpointer.running  # closing the store stops it
