@@ -64,9 +64,14 @@ def _pair_template() -> CompiledGraph:
     return compile_graph(spec)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def pair_graph(first: str, second: str) -> CompiledGraph:
-    """The compiled two-node graph ``first <-> second``: one template, renamed per pair."""
+    """The compiled two-node graph ``first <-> second``: one template, renamed per pair.
+
+    The cache keeps the pairs that chat again and again; it is small because thousands of
+    distinct pairs (a batch of chats) would otherwise keep thousands of graphs alive, for the
+    garbage collector to walk through on every full collection.
+    """
     return _pair_template().relabeled(
         {"first": first, "second": second}, name=f"{first}<->{second}"
     )

@@ -11,6 +11,7 @@ import inspect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from flowagents.agents import _builtin_replies as builtin
@@ -71,21 +72,34 @@ def _default_is_termination_msg(message: dict[str, Any]) -> bool:
 def _trigger_matcher(trigger: Trigger) -> Callable[[Any], bool]:
     """A predicate for ``trigger``, built once at registration (it runs on every turn)."""
     if trigger is None:
-        return lambda sender: sender is None
+        return _is_none
     if isinstance(trigger, str):
         return lambda sender: sender is not None and getattr(sender, "name", None) == trigger
     if isinstance(trigger, type):
-        return lambda sender: isinstance(sender, trigger)
+        return _instance_of((trigger,), none_too=False)
     if isinstance(trigger, Agent):
         return lambda sender: sender is trigger
     if isinstance(trigger, list):
         classes = tuple(t for t in trigger if isinstance(t, type))
-        if len(classes) == len(trigger) - (None in trigger) and None in trigger:
-            # The common [Agent, None]: one isinstance check.
-            return lambda sender: sender is None or isinstance(sender, classes)
+        if len(classes) == len(trigger) - (None in trigger):
+            # Only classes and None, as in the common [Agent, None]: one shared predicate.
+            return _instance_of(classes, none_too=None in trigger)
         matchers = [_trigger_matcher(t) for t in trigger]
         return lambda sender: any(match(sender) for match in matchers)
     return lambda sender: bool(trigger(sender))
+
+
+def _is_none(sender: Any) -> bool:
+    return sender is None
+
+
+@lru_cache(maxsize=256)
+def _instance_of(classes: tuple[type, ...], *, none_too: bool) -> Callable[[Any], bool]:
+    # Shared by every agent registering the same classes: thousands of agents hold one
+    # predicate instead of a closure each (fewer objects for the garbage collector to walk).
+    if none_too:
+        return lambda sender: sender is None or isinstance(sender, classes)
+    return lambda sender: isinstance(sender, classes)
 
 
 @dataclass(slots=True)

@@ -86,6 +86,19 @@ def test_trigger_kinds() -> None:
     assert agent.generate_reply(MESSAGES, sender=_plain("erin")) == ""
 
 
+def test_lists_of_classes_match_any_of_them_and_none_only_when_listed() -> None:
+    agent = _plain("agent")
+    agent.register_reply([UserProxyAgent, None], _fixed("class or none"))
+    agent.register_reply([UserProxyAgent, AssistantAgent], _fixed("classes"))  # checked first
+    proxy = UserProxyAgent("proxy", human_input_mode="NEVER", code_execution_config=False)
+    assert agent.generate_reply(MESSAGES, sender=proxy) == "classes"
+    assert agent.generate_reply(MESSAGES, sender=AssistantAgent("a", llm_config=False)) == (
+        "classes"
+    )
+    assert agent.generate_reply(MESSAGES, sender=None) == "class or none"
+    assert agent.generate_reply(MESSAGES, sender=_plain("other")) == ""
+
+
 def test_a_bad_trigger_is_a_config_error() -> None:
     agent = _plain("agent")
     with pytest.raises(ConfigError, match="trigger"):
