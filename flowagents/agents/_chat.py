@@ -6,6 +6,7 @@ own reply functions decide when it stops, as in the familiar API.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from functools import lru_cache
@@ -178,11 +179,10 @@ async def initiate_pair_chat(
         return ChatResult(termination_reason="max_turns")
     runner = _runner_for(sender, recipient, silent=silent, max_turns=max_turns)
 
-    async def finalize(transcript: list[Message]) -> str:
-        return await _summarize(summary_method, sender, recipient, summary_args, transcript)
-
     result = await runner.arun(
-        _as_message(message, sender.name), sender=sender.name, finalize=finalize
+        _as_message(message, sender.name),
+        sender=sender.name,
+        finalize=functools.partial(_summarize, summary_method, sender, recipient, summary_args),
     )
     return ChatResult.model_construct(
         chat_id=result.run_id,
