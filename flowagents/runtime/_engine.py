@@ -571,12 +571,12 @@ class Runner:
             if task.cancelled():
                 continue
             outcomes.append(task.result())
-            for message in branch.transcript[base:]:
-                scope.deliver(message, message.name)
-            for key, value in branch.counters.items():
+            scope.deliver_all(branch.transcript[base:])
+            # Only what the branch changed (a set difference in C, not a loop over every
+            # counter of the graph per branch), in a fixed order.
+            for key, value in sorted(branch.counters.items() - base_counters.items()):
                 delta = value - base_counters.get(key, 0)
-                if delta:
-                    scope.counters[key] = scope.counters.get(key, 0) + delta
+                scope.counters[key] = scope.counters.get(key, 0) + delta
         joins = {o.join for o in outcomes}
         if len(joins) == 1 and None not in joins:
             join = joins.pop()
@@ -657,7 +657,9 @@ class Runner:
         cache = self._plan(scope.graph).recipients
         recipients = cache.get(sender)
         if recipients is None:
-            recipients = cache[sender] = tuple(name for name in scope.agents if name != sender)
+            names = tuple(scope.agents)  # slicing, not a generator: a fan-out has many senders
+            index = names.index(sender) if sender in scope.agents else len(names)
+            recipients = cache[sender] = names[:index] + names[index + 1 :]
         return recipients
 
     def _located(self, exc: Exception) -> Exception:
