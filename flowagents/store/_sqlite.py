@@ -1,9 +1,10 @@
 """The embedded default store: one SQLite file in WAL mode, one transaction per write.
 
-Events are rows keyed by ``(run_id, position)`` in a table without rowid: appending a run's
-events extends one B-tree at the run's end (run ids made by ``new_run_id`` sort by time, so a
-new run's rows go at the end of the file too). The WAL is checkpointed by a thread of the
-store, not inside a commit.
+Each commit of a run's events is one row of ``event_batches``, keyed by ``(run_id, position)``
+in a table without rowid: appending extends one B-tree at the run's end (run ids made by
+``new_run_id`` sort by time, so a new run's rows go at the end of the file too). The view
+``event_rows`` shows one row per event. The WAL is checkpointed by a thread of the store, not
+inside a commit.
 
 WAL lets several processes record runs into the same file at once (writers queue on the
 busy timeout, readers never block). ``synchronous=NORMAL`` keeps every committed write across a
@@ -17,8 +18,6 @@ row marks the file as ours so that a foreign database is refused, never written 
 
 from __future__ import annotations
 
-import functools
-import itertools
 import json
 import os
 import sqlite3
@@ -48,6 +47,10 @@ def _serializers() -> dict[type[Any], Callable[[Any], bytes]]:
 _SERIALIZERS = _serializers()
 
 
+def _json_array(items: list[Any]) -> str:
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+
+
 def _dump_any(event: Any) -> bytes:
     return EVENT_ADAPTER.dump_json(event)
 
@@ -60,17 +63,8 @@ def dump_event(event: Event) -> str:
 #: Events that change their run's row when stored.
 _RUN_ROW_KINDS = frozenset({"run_started", "run_finished"})
 
-#: Columns of one event row, and the row counts of the multi-row INSERT statements a batch
-#: is cut into (largest first), so that only these few statements are ever prepared.
-_COLUMNS = 3
-_CHUNKS = (256, 64, 16, 4, 1)
-
-
-@functools.cache
-def _insert_sql(rows: int) -> str:
-    return "INSERT INTO events (run_id, position, body) VALUES " + ", ".join(
-        ["(?, ?, ?)"] * rows
-    )
+#: Reads a stored batch of events (a JSON array).
+_BATCH_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 
 
 def _create_v1(db: sqlite3.Connection) -> None:
@@ -103,36 +97,41 @@ def _create_v1(db: sqlite3.Connection) -> None:
     )
 
 
-def _events_by_position(db: sqlite3.Connection) -> None:
-    """Version 2: events keyed by their position in the run, one B-tree, no unique index.
+def _events_in_batches(db: sqlite3.Connection) -> None:
+    """Version 2: a commit's events in one row, keyed by the position of the first.
 
-    Version 1 made SQLite find duplicates on every insert (a unique index on step, kind
-    and ordinal, and a second index by run); the recorder now knows which events are new, so
-    an append touches one B-tree, clustered by run. ``event_rows`` shows the header fields as
-    columns for SQL.
+    Version 1 kept a row per event and made SQLite look for duplicates on every insert (a
+    unique index on step, kind and ordinal, a second index by run). Now the recorder knows
+    which events are new, and each commit of a run's events adds one row to one B-tree:
+    ``body`` is the JSON array of its ``count`` events, the first at ``position`` in the run.
+    The view ``event_rows`` shows one row per event, with its header fields as columns.
     """
     db.execute(
-        """CREATE TABLE events_v2 (
-            run_id TEXT NOT NULL, position INTEGER NOT NULL, body TEXT NOT NULL,
-            PRIMARY KEY (run_id, position)) WITHOUT ROWID"""
+        """CREATE TABLE event_batches (
+            run_id TEXT NOT NULL, position INTEGER NOT NULL, count INTEGER NOT NULL,
+            body TEXT NOT NULL, PRIMARY KEY (run_id, position)) WITHOUT ROWID"""
     )
     db.execute(
-        "INSERT INTO events_v2 (run_id, position, body) SELECT run_id, "
-        "ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY id), body FROM events"
+        "INSERT INTO event_batches (run_id, position, count, body) SELECT run_id, "
+        "ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY id), 1, '[' || body || ']' "
+        "FROM events"
     )
     db.execute("DROP TABLE events")
-    db.execute("ALTER TABLE events_v2 RENAME TO events")
     db.execute(
-        """CREATE VIEW event_rows AS SELECT run_id, position,
-            json_extract(body, '$.step') AS step, json_extract(body, '$.kind') AS kind,
-            json_extract(body, '$.node') AS node, json_extract(body, '$.seq') AS seq,
-            json_extract(body, '$.ts') AS ts, body
-            FROM events"""
+        """CREATE VIEW event_rows AS SELECT batch.run_id AS run_id,
+            batch.position + item.key AS position,
+            json_extract(item.value, '$.step') AS step,
+            json_extract(item.value, '$.kind') AS kind,
+            json_extract(item.value, '$.node') AS node,
+            json_extract(item.value, '$.seq') AS seq,
+            json_extract(item.value, '$.ts') AS ts,
+            item.value AS body
+            FROM event_batches AS batch, json_each(batch.body) AS item"""
     )
 
 
 #: ``MIGRATIONS[i]`` upgrades a file at version ``i`` to ``i + 1``, inside one transaction.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _events_by_position]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _events_in_batches]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -272,53 +271,53 @@ class SQLiteRunStore(RunStore):
     # -- events ------------------------------------------------------------------------------
 
     def append_events(self, events: Sequence[Event]) -> None:
-        # Group commit makes batches of hundreds of events: everything per event is kept to
-        # one serializer call and a few tuple operations, and serializing happens before the
-        # write lock is taken.
-        serializers = _SERIALIZERS
-        bodies = [serializers.get(type(event), _dump_any)(event).decode() for event in events]
-        if not bodies:
+        # Group commit makes batches of hundreds of events: each costs one serializer call,
+        # and the batch one row. Serializing happens before the write lock is taken.
+        if not events:
             return
+        serializers = _SERIALIZERS
+        run_id = events[0].run_id
+        if all(event.run_id == run_id for event in events):
+            runs: dict[str, list[Event]] = {run_id: list(events)}  # the usual batch
+        else:
+            runs = {}
+            for event in events:
+                runs.setdefault(event.run_id, []).append(event)
+        rows = [
+            (
+                run_id,
+                len(batch),
+                b"[%b]" % b",".join([serializers.get(type(e), _dump_any)(e) for e in batch]),
+            )
+            for run_id, batch in runs.items()
+        ]
         with self._guard() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                self._insert(db, events, bodies)
+                for run_id, count, body in rows:
+                    db.execute(
+                        "INSERT INTO event_batches (run_id, position, count, body) VALUES "
+                        "(?, ?, ?, ?)",
+                        (run_id, self._next_position(db, run_id), count, body.decode()),
+                    )
+                for event in events:
+                    if event.kind in _RUN_ROW_KINDS:
+                        self._update_run_row(db, event)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
                 raise
-            self.checkpointer.wrote(sum(map(len, bodies)))
+            self.checkpointer.wrote(sum(len(body) for _, _, body in rows))
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, events: Sequence[Event], bodies: list[str]) -> None:
-        """Insert after each run's last position, in a few statements; keep run rows current."""
-        runs: dict[str, list[str]] = {}
-        run_id = events[0].run_id
-        if all(event.run_id == run_id for event in events):
-            runs[run_id] = bodies  # the usual batch: one run's events
-        else:
-            for event, body in zip(events, bodies, strict=True):
-                runs.setdefault(event.run_id, []).append(body)
-        params: list[Any] = []
-        for run_id, run_bodies in runs.items():
-            # This transaction holds the write lock, so the run's last position is stable.
-            (last,) = db.execute(
-                "SELECT COALESCE(MAX(position), 0) FROM events WHERE run_id = ?", (run_id,)
-            ).fetchone()
-            params.extend(
-                itertools.chain.from_iterable(
-                    zip(itertools.repeat(run_id), itertools.count(last + 1), run_bodies)
-                )
-            )
-        count = len(bodies)
-        start = 0
-        for size in _CHUNKS:  # multi-row statements: far cheaper than a row at a time
-            while count - start >= size:
-                db.execute(_insert_sql(size), params[start * _COLUMNS : (start + size) * _COLUMNS])
-                start += size
-        for event in events:
-            if event.kind in _RUN_ROW_KINDS:
-                SQLiteRunStore._update_run_row(db, event)
+    def _next_position(db: sqlite3.Connection, run_id: str) -> int:
+        """The position after the run's last event (the caller holds the write lock)."""
+        last = db.execute(
+            "SELECT position + count FROM event_batches WHERE run_id = ? "
+            "ORDER BY position DESC LIMIT 1",
+            (run_id,),
+        ).fetchone()
+        return int(last[0]) if last else 1
 
     @staticmethod
     def _update_run_row(db: sqlite3.Connection, event: Event) -> None:
@@ -345,16 +344,19 @@ class SQLiteRunStore(RunStore):
     def events(self, run_id: str) -> list[Event]:
         with self._guard() as db:
             rows = db.execute(
-                "SELECT position, body FROM events WHERE run_id = ? ORDER BY position", (run_id,)
+                "SELECT position, body FROM event_batches WHERE run_id = ? ORDER BY position",
+                (run_id,),
             ).fetchall()
         events: list[Event] = []
         for position, body in rows:
             try:
-                events.append(EVENT_ADAPTER.validate_json(body))
+                events.extend(_BATCH_ADAPTER.validate_json(body))
             except ValidationError as exc:
+                error = exc.errors()[0]
+                index = error["loc"][0] if error["loc"] and isinstance(error["loc"][0], int) else 0
                 raise StoreCorruptError(
-                    f"event {position} of run {run_id} is not a valid event: "
-                    f"{exc.errors()[0]['msg']}",
+                    f"event {position + index} of run {run_id} is not a valid event: "
+                    f"{error['msg']}",
                     where=self.location,
                 ) from exc
         return events
@@ -363,24 +365,33 @@ class SQLiteRunStore(RunStore):
         with self._guard() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                # Positions may have gaps (an earlier truncation): find the keep-th one.
-                row = db.execute(
-                    "SELECT position FROM events WHERE run_id = ? ORDER BY position "
-                    "LIMIT 1 OFFSET ?",
-                    (run_id, keep - 1),
-                ).fetchone()
-                last_kept = 0 if keep <= 0 else row[0] if row else None
-                count = 0
-                if last_kept is not None:
-                    count = db.execute(
-                        "DELETE FROM events WHERE run_id = ? AND position > ?",
-                        (run_id, last_kept),
-                    ).rowcount
+                rows = db.execute(
+                    "SELECT position, count, body FROM event_batches WHERE run_id = ? "
+                    "ORDER BY position",
+                    (run_id,),
+                ).fetchall()
+                kept = gone = 0
+                for position, count, body in rows:
+                    if kept >= keep:
+                        db.execute(
+                            "DELETE FROM event_batches WHERE run_id = ? AND position = ?",
+                            (run_id, position),
+                        )
+                        gone += count
+                    elif kept + count > keep:  # the cut falls inside this batch
+                        part = json.loads(body)[: keep - kept]
+                        db.execute(
+                            "UPDATE event_batches SET count = ?, body = ? "
+                            "WHERE run_id = ? AND position = ?",
+                            (len(part), _json_array(part), run_id, position),
+                        )
+                        gone += count - len(part)
+                    kept += count
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
                 raise
-        return count
+        return gone
 
     # -- answers -----------------------------------------------------------------------------
 
@@ -435,7 +446,8 @@ class SQLiteRunStore(RunStore):
 
     _RUN_COLUMNS = (
         "runs.run_id, graph, status, reason, task, started_at, ended_at, manifest, "
-        "(SELECT COUNT(*) FROM events WHERE events.run_id = runs.run_id)"
+        "(SELECT COALESCE(SUM(count), 0) FROM event_batches AS batch "
+        "WHERE batch.run_id = runs.run_id)"
     )
 
     def _record(self, row: tuple[Any, ...]) -> RunRecord:

@@ -128,6 +128,15 @@ def test_truncate_events_keeps_the_first_ones(store: RunStore) -> None:
     assert [e.kind for e in store.events("other")] == ["run_started"]
 
 
+def test_truncate_inside_one_commit_keeps_its_first_events(store: RunStore) -> None:
+    store.append_events([started(), message("r1", "1", "a", 2), message("r1", "2", "b", 3)])
+    assert store.truncate_events("r1", 2) == 1
+    store.append_events([message("r1", "2", "c", 4)])
+    texts = [e.message.text for e in store.events("r1") if isinstance(e, MessageSent)]
+    assert texts == ["a", "c"]
+    assert store.get_run("r1").events == 3
+
+
 def test_calls_round_trip_and_dedupe(store: RunStore) -> None:
     first = CallRecord(run_id="r1", step="2", kind="model", ordinal=0, node="a",
                        request_hash="abc", model="m", answer={"message": {"content": "hi"}})

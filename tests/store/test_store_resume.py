@@ -99,7 +99,7 @@ def test_kill_after_some_events_are_committed_then_resume(tmp_path: Path) -> Non
             return False
         db = sqlite3.connect(store, timeout=30)
         try:
-            count = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            count = db.execute("SELECT COUNT(*) FROM event_rows").fetchone()[0]
         except sqlite3.OperationalError:
             count = 0  # the schema is not created yet
         db.close()

@@ -107,11 +107,35 @@ def test_a_damaged_event_row_gives_store_corrupt_error(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
     _filled(path, runs=1)
     db = sqlite3.connect(path)
-    db.execute("UPDATE events SET body = '{\"kind\": \"nonsense\"}' WHERE position = 4")
+    db.execute(
+        "UPDATE event_batches SET body = '[{\"kind\": \"nonsense\"}]' WHERE position = 4"
+    )
     db.commit()
     db.close()
     with SQLiteRunStore(path) as store, pytest.raises(StoreCorruptError, match="event 4 of run r0"):
         store.events("r0")
+
+
+def test_a_damaged_event_inside_a_commit_is_named_by_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with SQLiteRunStore(path) as store:
+        store.append_events([RunStarted(run_id="r", step="0", graph="g")])
+        store.append_events([
+            MessageSent(run_id="r", step=str(i), sender="a",
+                        message=Message(role="assistant", content=str(i)))
+            for i in (1, 2, 3)
+        ])
+    db = sqlite3.connect(path)
+    (body,) = db.execute("SELECT body FROM event_batches WHERE position = 2").fetchone()
+    first, second, rest = body.split('"kind":"message"', 2)  # break the middle event
+    db.execute(
+        "UPDATE event_batches SET body = ? WHERE position = 2",
+        (first + '"kind":"message"' + second + '"kind":"bogus"' + rest,),
+    )
+    db.commit()
+    db.close()
+    with SQLiteRunStore(path) as store, pytest.raises(StoreCorruptError, match="event 3 of run r"):
+        store.events("r")
 
 
 def test_cli_reports_a_foreign_store_without_a_traceback(tmp_path: Path) -> None:
