@@ -99,8 +99,11 @@ def list_runs(
         typer.echo(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
         return
     table = Table()
-    for column in ("run", "graph", "status", "reason", "started", "events"):
-        table.add_column(column, no_wrap=True)
+    # The id is what `show`, `resume` and `replay` take: other columns shrink, it never does.
+    table.add_column("run", no_wrap=True, min_width=max((len(r.run_id) for r in runs), default=3))
+    for column in ("graph", "status", "reason", "started"):
+        table.add_column(column, overflow="fold")
+    table.add_column("events", no_wrap=True, justify="right")
     for run in runs:
         table.add_row(
             run.run_id, run.graph, run.status, run.reason, _when(run.started_at), str(run.events)
