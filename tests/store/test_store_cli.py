@@ -64,3 +64,16 @@ def test_runs_lists_and_filters_and_show_prints_the_transcript(tmp_path: Path) -
     assert "editor turn 1" in shown.output
     missing = runner.invoke(app, ["show", "nope", "--store", store])
     assert missing.exit_code == 1
+
+
+def test_runs_shows_a_whole_generated_id_in_80_columns(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.db")
+    done = runner.invoke(app, ["run", str(GRAPHS / "loop.yaml"), "-t", "go", "-q",
+                               "--store", store])
+    assert done.exit_code == 0, done.output
+    with SQLiteRunStore(store) as opened:
+        (run,) = opened.list_runs()
+    assert len(run.run_id) == 24
+    listed = runner.invoke(app, ["runs", "--store", store], env={"COLUMNS": "80"})
+    assert run.run_id in listed.output
+    assert max(len(line) for line in listed.output.splitlines()) <= 80
