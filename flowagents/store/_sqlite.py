@@ -1,8 +1,8 @@
 """The embedded default store: one SQLite file in WAL mode, one transaction per write.
 
-Each commit of a run's events is one row of ``event_batches``, keyed by ``(run_id, position)``
-in a table without rowid: appending extends one B-tree at the run's end (run ids made by
-``new_run_id`` sort by time, so a new run's rows go at the end of the file too). The view
+Each commit of a run's events is one row of ``event_batches``, found by ``(run_id, position)``
+through one small index: appending adds a row at the table's end and an index entry at the
+run's end (run ids made by ``new_run_id`` sort by time, so at the index's end too). The view
 ``event_rows`` shows one row per event. The WAL is checkpointed by a thread of the store, not
 inside a commit.
 
@@ -18,7 +18,9 @@ row marks the file as ours so that a foreign database is refused, never written 
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -63,6 +65,9 @@ def dump_event(event: Event) -> str:
 #: Events that change their run's row when stored.
 _RUN_ROW_KINDS = frozenset({"run_started", "run_finished"})
 
+_RUN_ID = operator.attrgetter("run_id")
+_KIND = operator.attrgetter("kind")
+
 #: Reads a stored batch of events (a JSON array).
 _BATCH_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 
@@ -103,14 +108,18 @@ def _events_in_batches(db: sqlite3.Connection) -> None:
     Version 1 kept a row per event and made SQLite look for duplicates on every insert (a
     unique index on step, kind and ordinal, a second index by run). Now the recorder knows
     which events are new, and each commit of a run's events adds one row to one B-tree:
-    ``body`` is the JSON array of its ``count`` events, the first at ``position`` in the run.
+    ``body`` is the JSON array of its ``count`` events, the first at ``position`` in the run
+    (unique per run).
     The view ``event_rows`` shows one row per event, with its header fields as columns.
     """
+    # A rowid table, not WITHOUT ROWID: a batch may be megabytes, and SQLite compares the
+    # whole record of an index B-tree's cell (overflow pages included) on every seek.
     db.execute(
         """CREATE TABLE event_batches (
-            run_id TEXT NOT NULL, position INTEGER NOT NULL, count INTEGER NOT NULL,
-            body TEXT NOT NULL, PRIMARY KEY (run_id, position)) WITHOUT ROWID"""
+            id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, position INTEGER NOT NULL,
+            count INTEGER NOT NULL, body TEXT NOT NULL)"""
     )
+    db.execute("CREATE UNIQUE INDEX event_batches_by_run ON event_batches (run_id, position)")
     db.execute(
         "INSERT INTO event_batches (run_id, position, count, body) SELECT run_id, "
         "ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY id), 1, '[' || body || ']' "
@@ -276,9 +285,9 @@ class SQLiteRunStore(RunStore):
         if not events:
             return
         serializers = _SERIALIZERS
-        run_id = events[0].run_id
-        if all(event.run_id == run_id for event in events):
-            runs: dict[str, list[Event]] = {run_id: list(events)}  # the usual batch
+        run_ids = set(map(_RUN_ID, events))  # map and attrgetter: no Python frame per event
+        if len(run_ids) == 1:
+            runs: dict[str, list[Event]] = {run_ids.pop(): list(events)}  # the usual batch
         else:
             runs = {}
             for event in events:
@@ -300,9 +309,9 @@ class SQLiteRunStore(RunStore):
                         "(?, ?, ?, ?)",
                         (run_id, self._next_position(db, run_id), count, body.decode()),
                     )
-                for event in events:
-                    if event.kind in _RUN_ROW_KINDS:
-                        self._update_run_row(db, event)
+                changes_run_row = map(_RUN_ROW_KINDS.__contains__, map(_KIND, events))
+                for event in itertools.compress(events, changes_run_row):
+                    self._update_run_row(db, event)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
