@@ -7,6 +7,8 @@ a GroupChat a dynamic graph, a nested chat a subgroup node.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import operator
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -565,18 +567,25 @@ class Runner:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         base = len(scope.transcript)
-        base_counters = dict(scope.counters)
+        counters = scope.counters
         outcomes: list[_Outcome] = []
+        merged: list[Message] = []
         for branch, task in zip(branches, tasks, strict=True):
             if task.cancelled():
                 continue
             outcomes.append(task.result())
-            scope.deliver_all(branch.transcript[base:])
-            # Only what the branch changed (a set difference in C, not a loop over every
-            # counter of the graph per branch), in a fixed order.
-            for key, value in sorted(branch.counters.items() - base_counters.items()):
-                delta = value - base_counters.get(key, 0)
-                scope.counters[key] = scope.counters.get(key, 0) + delta
+            merged.extend(branch.transcript[base:])
+            # A branch's counters began as a copy of its parent's (``fork_counts``, in the
+            # same order) and only grow: what it changed is found by comparing the values
+            # position by position in C, not key by key in Python.
+            keys = list(branch.counters)
+            values = list(branch.counters.values())
+            before = branch.fork_counts
+            for index in itertools.compress(range(len(before)), map(operator.ne, values, before)):
+                counters[keys[index]] += values[index] - before[index]
+            for index in range(len(before), len(keys)):
+                counters[keys[index]] = counters.get(keys[index], 0) + values[index]
+        scope.deliver_all(merged)  # every branch's messages, in branch order
         joins = {o.join for o in outcomes}
         if len(joins) == 1 and None not in joins:
             join = joins.pop()

@@ -24,6 +24,7 @@ class Scope:
         "branch",
         "counters",
         "fork_at",
+        "fork_counts",
         "graph",
         "keys",
         "last_code_exit_code",
@@ -56,6 +57,7 @@ class Scope:
         self.branch = False
         self.parent: Scope | None = None
         self.fork_at = 0
+        self.fork_counts: list[int] = []
         self.uncounted = 0
         self.observers: list[list[dict[str, Any]]] = []
         self.step_no = 0
@@ -157,6 +159,7 @@ class Scope:
         branch.uncounted = self.uncounted
         branch.transcript = list(self.transcript)
         branch.counters = dict(self.counters)
+        branch.fork_counts = list(self.counters.values())
         branch.last_message = self.last_message
         branch.last_speaker = self.last_speaker
         branch.last_code_exit_code = self.last_code_exit_code

@@ -307,3 +307,27 @@ def test_example_graphs_run(name: str, tmp_path: Path, monkeypatch: pytest.Monke
     assert result.status == "completed"
     assert result.reason in ("terminal_node", "keyword")
     assert ending(events)[1] == "completed"
+
+
+def test_counts_made_inside_branches_carry_over_to_the_next_fan_out() -> None:
+    # Round 1 visits each worker once inside its branch; the merge must add those visits to
+    # the run's counters, so that round 2's branches find the workers' one visit spent.
+    source = agent("source", ["split one", "split two"])
+    workers = [agent(f"w{i}", [f"w{i} done"] * 3) for i in (1, 2)]
+    joiner = agent("joiner", ["joined"] * 3)
+    builder = GraphBuilder("fan_loop").agent(source).agent(joiner, join="all")
+    for worker in workers:
+        builder.agent(worker, max_visits=1).edge(worker, joiner)
+    graph = (
+        builder.fan_out(source, workers)
+        .edge(joiner, source, max_traversals=1)
+        .start(source)
+        .terminate(keyword=None, max_turns=50)
+        .compile()
+    )
+    events: list[Event] = []
+
+    result = Runner(graph, sinks=[events.append]).run("go")
+
+    assert speakers(events) == ["user", "source", "w1", "w2", "joiner", "source"]
+    assert result.reason == "max_visits"
