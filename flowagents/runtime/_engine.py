@@ -546,11 +546,12 @@ class Runner:
         """Run each parallel edge's branch concurrently; merge them where they join."""
         branches: list[Scope] = []
         tasks: list[asyncio.Task[_Outcome]] = []
+        start_task = asyncio.get_running_loop().create_task  # no ensure_future checks per branch
         for edge in edges:
             scope.count(edge.key)
             branch = scope.fork(f"{step}/{edge.target}.")
             branches.append(branch)
-            tasks.append(asyncio.ensure_future(self._converse(branch, edge.target, via=source)))
+            tasks.append(start_task(self._converse(branch, edge.target, via=source)))
         try:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             first = next(iter(done)).result()
