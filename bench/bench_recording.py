@@ -20,6 +20,7 @@ recording adds per turn, ``recorded - off``, under 2x the engine's own per-turn 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -32,7 +33,8 @@ from flowagents.agents._chat import pair_graph
 from flowagents.runtime import Runner
 from flowagents.store import SQLiteRunStore, record_run
 
-TURNS = int(__import__("os").environ.get("TURNS", 200))
+#: Turns per run: 200, or ``$TURNS`` (e.g. ``TURNS=1000`` for longer runs).
+TURNS = int(os.environ.get("TURNS", "200"))
 RUNS = 21
 
 

@@ -93,8 +93,6 @@ class _Plan:
     token_budget: int | None
     is_termination_msg: Callable[[dict[str, Any]], bool] | None
     recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    agent_names: tuple[str, ...] = ()
-    agent_index: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, graph: CompiledGraph, root: Runner | None) -> _Plan:
@@ -666,16 +664,12 @@ class Runner:
             )
 
     def _recipients(self, scope: Scope, sender: str) -> tuple[str, ...]:
-        plan = self._plan(scope.graph)
-        recipients = plan.recipients.get(sender)
+        cache = self._plan(scope.graph).recipients
+        recipients = cache.get(sender)
         if recipients is None:
-            # A fan-out has many senders: the names are listed once, each sender cut out.
-            if not plan.agent_names:
-                plan.agent_names = names = tuple(scope.agents)
-                plan.agent_index = {name: index for index, name in enumerate(names)}
-            names = plan.agent_names
-            index = plan.agent_index.get(sender, len(names))
-            recipients = plan.recipients[sender] = names[:index] + names[index + 1 :]
+            names = tuple(scope.agents)  # slicing, not a generator: a fan-out has many senders
+            index = names.index(sender) if sender in scope.agents else len(names)
+            recipients = cache[sender] = names[:index] + names[index + 1 :]
         return recipients
 
     def _located(self, exc: Exception) -> Exception:

@@ -52,8 +52,8 @@ class MemoryRunStore(RunStore):
     def truncate_events(self, run_id: str, keep: int) -> int:
         with self._lock:
             stored = self._events.get(run_id, [])
-            gone = max(len(stored) - max(keep, 0), 0)
-            del stored[len(stored) - gone :]
+            gone = len(stored[max(keep, 0) :])
+            del stored[max(keep, 0) :]
             return gone
 
     def put_call(self, record: CallRecord) -> bool:

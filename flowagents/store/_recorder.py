@@ -29,6 +29,7 @@ from flowagents.messages import ToolResponse
 from flowagents.models import ModelResponse
 from flowagents.runtime._context import EventSink, current_run
 from flowagents.store._protocol import CallKind, CallRecord, RunStore
+from flowagents.store._verify import EventKeys
 
 if TYPE_CHECKING:
     from flowagents.execution import CodeResult
@@ -100,7 +101,7 @@ class RecordingSink:
         self.commit_interval_s = commit_interval_s
         self._run_id = run_id
         self._recorded = set(recorded)
-        self._counts: dict[tuple[str, str], int] = {}
+        self._key = EventKeys()
         self._pending: list[Event] = []
         self._last_commit = time.monotonic()
 
@@ -121,10 +122,7 @@ class RecordingSink:
         """Whether ``event`` is one the record already has (counted while any is left)."""
         if event.run_id != self._run_id:
             return False
-        kind = (event.step, event.kind)
-        ordinal = self._counts.get(kind, 0)
-        self._counts[kind] = ordinal + 1
-        key = (*kind, ordinal)
+        key = self._key(event)
         if key in self._recorded:
             self._recorded.discard(key)
             return True

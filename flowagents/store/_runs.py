@@ -2,8 +2,8 @@
 
 Each is "build a Runner for the recorded graph and inputs, put a Recorder in front of the
 outside world, and execute from the start": the record answers the prefix, the recording
-sink drops the events of the prefix it already has, and the run continues live (resume, fork) or is
-checked against its record (replay).
+sink drops the events of the prefix it already has, and the run continues live (resume,
+fork) or is checked against its record (replay).
 """
 
 from __future__ import annotations

@@ -57,11 +57,6 @@ def _dump_any(event: Any) -> bytes:
     return EVENT_ADAPTER.dump_json(event)
 
 
-def dump_event(event: Event) -> str:
-    """``event`` as the JSON text that ``EVENT_ADAPTER.validate_json`` reads back."""
-    return _SERIALIZERS.get(type(event), _dump_any)(event).decode()
-
-
 #: Events that change their run's row when stored.
 _RUN_ROW_KINDS = frozenset({"run_started", "run_finished"})
 
@@ -296,7 +291,8 @@ class SQLiteRunStore(RunStore):
             (
                 run_id,
                 len(batch),
-                b"[%b]" % b",".join([serializers.get(type(e), _dump_any)(e) for e in batch]),
+                (b"[%b]" % b",".join([serializers.get(type(e), _dump_any)(e) for e in batch]))
+                .decode(),
             )
             for run_id, batch in runs.items()
         ]
@@ -307,7 +303,7 @@ class SQLiteRunStore(RunStore):
                     db.execute(
                         "INSERT INTO event_batches (run_id, position, count, body) VALUES "
                         "(?, ?, ?, ?)",
-                        (run_id, self._next_position(db, run_id), count, body.decode()),
+                        (run_id, self._next_position(db, run_id), count, body),
                     )
                 changes_run_row = map(_RUN_ROW_KINDS.__contains__, map(_KIND, events))
                 for event in itertools.compress(events, changes_run_row):

@@ -32,15 +32,22 @@ from flowagents.events import (
 ENDING_KINDS = frozenset({"error", "terminated", "run_finished"})
 
 
+class EventKeys:
+    """Gives each event of one execution its ``(step, kind, ordinal)`` key, as they come."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def __call__(self, event: Event) -> tuple[str, str, int]:
+        ordinal = self._counts.get((event.step, event.kind), 0)
+        self._counts[(event.step, event.kind)] = ordinal + 1
+        return (event.step, event.kind, ordinal)
+
+
 def event_keys(events: Sequence[Event]) -> list[tuple[str, str, int]]:
     """The ``(step, kind, ordinal)`` key of each event, in order."""
-    counts: dict[tuple[str, str], int] = {}
-    keys: list[tuple[str, str, int]] = []
-    for event in events:
-        ordinal = counts.get((event.step, event.kind), 0)
-        counts[(event.step, event.kind)] = ordinal + 1
-        keys.append((event.step, event.kind, ordinal))
-    return keys
+    key = EventKeys()
+    return [key(event) for event in events]
 
 
 def _short(text: str, limit: int = 70) -> str:
@@ -108,7 +115,7 @@ class ReplayVerifier:
         keys = event_keys(recorded)
         self._recorded = dict(zip(keys, recorded, strict=True))
         self._order = keys
-        self._counts: dict[tuple[str, str], int] = {}
+        self._key = EventKeys()
         self._seen: set[tuple[str, str, int]] = set()
         self.divergence: ReplayDivergenceError | None = None
         self.checked = 0
@@ -120,9 +127,7 @@ class ReplayVerifier:
         if isinstance(event, ErrorRaised) and event.code == ReplayDivergenceError.code:
             self.divergence = ReplayDivergenceError(event.message)
             return
-        ordinal = self._counts.get((event.step, event.kind), 0)
-        self._counts[(event.step, event.kind)] = ordinal + 1
-        key = (event.step, event.kind, ordinal)
+        key = self._key(event)
         expected = self._recorded.get(key)
         where = RunLocation(event.run_id, event.step, event.node or None)
         if expected is None:

@@ -199,7 +199,7 @@ def test_two_recorded_runs_at_once_both_complete(tmp_path: Path) -> None:
 
 def _version_1_store(path: Path) -> list[list[str]]:
     """A store as flowagents 0.1 wrote it (format 1): two runs whose rows interleave."""
-    from flowagents.store._sqlite import MIGRATIONS, dump_event
+    from flowagents.store._sqlite import MIGRATIONS
 
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
@@ -220,7 +220,7 @@ def _version_1_store(path: Path) -> list[list[str]]:
                 "INSERT INTO runs (run_id, graph, status, started_at, manifest) "
                 "VALUES (?, 'g', 'completed', ?, '{}')", (f"v{run}", float(run)),
             )
-        body = dump_event(event)
+        body = EVENT_ADAPTER.dump_json(event).decode()
         bodies[run].append(body)
         db.execute(
             "INSERT INTO events (run_id, step, kind, ordinal, body) VALUES (?, ?, ?, 0, ?)",
