@@ -9,6 +9,7 @@ the idle context, which only passes calls through.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import secrets
 import time
@@ -183,7 +184,7 @@ class RunContext:
         self.usage = UsageTotals()
         self.human_inputs: list[str] = []
         self.parent: RunContext | None = None
-        self._seq = 0
+        self._seq = itertools.count(1)  # shared with nested runs: one sequence per run
 
     @property
     def is_idle(self) -> bool:
@@ -212,6 +213,7 @@ class RunContext:
             clock=self.clock,
         )
         nested.parent = self
+        nested._seq = self._seq
         return nested
 
     @property
@@ -221,19 +223,11 @@ class RunContext:
 
     def emit(self, event: Event) -> Event:
         """Stamp ``event`` with its sequence number and time, and hand it to every sink."""
-        root = self if self.parent is None else self._root()
-        root._seq += 1
-        event.seq = root._seq
+        event.seq = next(self._seq)
         event.ts = self.clock()
         for sink in self.sinks:
             sink(event)
         return event
-
-    def _root(self) -> RunContext:
-        root = self
-        while root.parent is not None:
-            root = root.parent
-        return root
 
     async def call_model(
         self, client: ModelClient, request: ModelRequest, *, purpose: str = "reply"

@@ -34,6 +34,7 @@ from flowagents.models import ModelClient, ModelRequest
 from flowagents.runtime._context import (
     CURRENT_RUN,
     CURRENT_STEP,
+    IDLE_CONTEXT,
     OBSERVERS,
     EventSink,
     InputProvider,
@@ -92,6 +93,9 @@ class _Plan:
     max_turns: int | None
     token_budget: int | None
     is_termination_msg: Callable[[dict[str, Any]], bool] | None
+    joins_any: bool
+    ends: frozenset[str]
+    agents: tuple[str, ...]
     recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
@@ -126,7 +130,23 @@ class _Plan:
             max_turns=max_turns,
             token_budget=term.token_budget,
             is_termination_msg=root._is_termination_msg if root is not None else None,
+            joins_any=any(node.join == "any" for node in graph.nodes.values()),
+            ends=frozenset(name for name in graph.nodes if not graph.out_edges(name)),
+            agents=tuple(name for name, node in graph.nodes.items() if node.kind == "agent"),
         )
+
+    def recipients_of(self, sender: str) -> tuple[str, ...]:
+        """The agents a message from ``sender`` is delivered to: every other one."""
+        recipients = self.recipients.get(sender)
+        if recipients is None:
+            names = self.agents  # sliced, not filtered: a fan-out has many senders
+            index = names.index(sender) if sender in names else len(names)
+            recipients = self.recipients[sender] = names[:index] + names[index + 1 :]
+        return recipients
+
+
+def _no_successor(node: str) -> _Outcome:
+    return _Outcome("no_successor", f"{node} has no permitted successor", node=node)
 
 
 class _Hub(Agent):
@@ -171,7 +191,7 @@ class Runner:
         self._clients: dict[tuple[int, str], ModelClient] = {}
         self._selectors: dict[int, SpeakerSelector] = {}
         self._plans: dict[int, _Plan] = {}
-        self._ctx: RunContext = RunContext()
+        self._ctx: RunContext = IDLE_CONTEXT  # the run's own, from arun() on
 
     # -- public ------------------------------------------------------------------------------
 
@@ -310,14 +330,14 @@ class Runner:
     # -- setting up --------------------------------------------------------------------------
 
     def _resolve_agents(self, graph: CompiledGraph) -> dict[str, ConversableAgent]:
-        from flowagents.agents._factory import build_agent
-
         agents: dict[str, ConversableAgent] = {}
         for name, node in graph.nodes.items():
             if node.kind != "agent":
                 continue
             bound = self._agent_overrides.get(name) or graph.bindings.get(name)
             if bound is None:
+                from flowagents.agents._factory import build_agent
+
                 assert node.agent is not None
                 bound = build_agent(node.agent, lambda name: self._client_for(name, graph))
             if not isinstance(bound, ConversableAgent):
@@ -390,7 +410,8 @@ class Runner:
             if sender not in scope.graph.nodes:
                 raise RunError(f"sender {sender!r} is not a node of graph {scope.graph.name!r}")
             scope.count(sender)
-            message = message.model_copy(update={"name": sender, "role": "assistant"})
+            if message.name != sender or message.role != "assistant":
+                message = message.model_copy(update={"name": sender, "role": "assistant"})
         elif message.name is None:
             message = message.model_copy(update={"name": "user"})
         step = scope.next_step()
@@ -443,7 +464,7 @@ class Runner:
                     message.metadata["exit_code"] = turn.code_exit_code
             scope.deliver(message, current)
             if ctx.sinks:
-                self._emit_message(scope, step, current, message)
+                self._emit_message(scope, step, current, message, plan)
                 ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
             stop = self._termination(plan, scope, current, message)
             if stop is not None:
@@ -461,6 +482,8 @@ class Runner:
                 chosen_edge = by_target[picked]
                 counters[chosen_edge.key] = counters.get(chosen_edge.key, 0) + 1
                 following = picked
+            elif current in plan.ends:
+                return _no_successor(current)
             else:
                 chosen = await self._next(scope, current, step)
                 if isinstance(chosen, _Outcome):
@@ -503,7 +526,7 @@ class Runner:
             if not edges:
                 return _Outcome("max_visits", f"every successor of {current} was visited enough")
         if not edges:
-            return _Outcome("no_successor", f"{current} has no permitted successor", node=current)
+            return _no_successor(current)
         parallel = [e for e in edges if e.parallel]
         if parallel:
             return await self._fan_out(scope, current, parallel, step)
@@ -553,14 +576,16 @@ class Runner:
             branches.append(branch)
             tasks.append(start_task(self._converse(branch, edge.target, via=source)))
         try:
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            first = next(iter(done)).result()
-            join_any = first.join is not None and scope.graph.nodes[first.join].join == "any"
-            if join_any:
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
-            else:
+            if self._plan(scope.graph).joins_any:
+                done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                first = next(iter(done)).result()
+                if first.join is not None and scope.graph.nodes[first.join].join == "any":
+                    for task in pending:
+                        task.cancel()
+                    await asyncio.gather(*pending, return_exceptions=True)
+                else:
+                    await asyncio.gather(*tasks)
+            else:  # only join-all: no need to look at the first branch to finish
                 await asyncio.gather(*tasks)
         except BaseException:
             for task in tasks:
@@ -577,15 +602,19 @@ class Runner:
             outcomes.append(task.result())
             merged.extend(branch.transcript[base:])
             # A branch's counters began as a copy of its parent's (``fork_counts``, in the
-            # same order) and only grow: what it changed is found by comparing the values
-            # position by position in C, not key by key in Python.
-            keys = list(branch.counters)
-            values = list(branch.counters.values())
+            # same order) and only grow, new keys at the end: what it changed is found by
+            # comparing the lists in C, not key by key in Python.
+            own = branch.counters
             before = branch.fork_counts
-            for index in itertools.compress(range(len(before)), map(operator.ne, values, before)):
-                counters[keys[index]] += values[index] - before[index]
-            for index in range(len(before), len(keys)):
-                counters[keys[index]] = counters.get(keys[index], 0) + values[index]
+            forked = len(before)
+            values = list(own.values())
+            if values[:forked] != before:
+                keys = list(own)
+                for index in itertools.compress(range(forked), map(operator.ne, values, before)):
+                    counters[keys[index]] += values[index] - before[index]
+            added = itertools.islice(own, forked, None)
+            for key, value in zip(added, values[forked:], strict=True):
+                counters[key] = counters.get(key, 0) + value
         scope.deliver_all(merged)  # every branch's messages, in branch order
         joins = {o.join for o in outcomes}
         if len(joins) == 1 and None not in joins:
@@ -649,7 +678,9 @@ class Runner:
 
     # -- events ------------------------------------------------------------------------------
 
-    def _emit_message(self, scope: Scope, step: str, sender: str, message: Message) -> None:
+    def _emit_message(
+        self, scope: Scope, step: str, sender: str, message: Message, plan: _Plan | None = None
+    ) -> None:
         ctx = self._ctx
         if ctx.sinks:
             ctx.emit(
@@ -659,18 +690,9 @@ class Runner:
                     node=sender,
                     message=message,
                     sender=sender,
-                    recipients=self._recipients(scope, sender),
+                    recipients=(plan or self._plan(scope.graph)).recipients_of(sender),
                 )
             )
-
-    def _recipients(self, scope: Scope, sender: str) -> tuple[str, ...]:
-        cache = self._plan(scope.graph).recipients
-        recipients = cache.get(sender)
-        if recipients is None:
-            names = tuple(scope.agents)  # slicing, not a generator: a fan-out has many senders
-            index = names.index(sender) if sender in scope.agents else len(names)
-            recipients = cache[sender] = names[:index] + names[index + 1 :]
-        return recipients
 
     def _located(self, exc: Exception) -> Exception:
         scope = CURRENT_STEP.get()
