@@ -106,7 +106,11 @@ def request_hash(model: str, request: ModelRequest) -> str:
 
 @dataclass(slots=True)
 class StepScope:
-    """Which step and node the code running now belongs to."""
+    """Which step and node the code running now belongs to.
+
+    A conversation keeps one and moves it from turn to turn: read its fields when you need
+    them, do not keep the object.
+    """
 
     step: str = ""
     node: str = ""

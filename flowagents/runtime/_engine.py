@@ -442,16 +442,22 @@ class Runner:
         choices = plan.choices
         counters = scope.counters
         branch = scope.branch
+        # One StepScope per conversation, moved on each turn: setting a context variable
+        # every turn would allocate a new context mapping (and a StepScope) per turn.
+        turn = StepScope()
+        CURRENT_STEP.set(turn)
         while True:
             node = nodes[current]
             step = scope.next_step()
             counters[current] = counters.get(current, 0) + 1
-            turn = StepScope(step, current)
-            CURRENT_STEP.set(turn)
+            turn.step = step
+            turn.node = current
+            turn.code_exit_code = None
             if ctx.sinks:
                 ctx.emit(NodeEntered(run_id=ctx.run_id, step=step, node=current, via=via))
             if node.kind == "subgroup":
                 message = await self._run_subgroup(scope, node, step)
+                CURRENT_STEP.set(turn)  # the subgroup's conversation had its own
             else:
                 agent = scope.agents[current]
                 reply = await agent.a_generate_reply(scope.view(current), scope.keys[current])

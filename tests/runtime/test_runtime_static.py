@@ -10,7 +10,7 @@ import pytest
 from runtime_helpers import agent, ending, of_kind, speakers
 
 from flowagents import GraphBuilder, Runner, UserProxyAgent, compile_graph
-from flowagents.events import Event, MessageSent, NodeEntered
+from flowagents.events import Event, MessageSent, ModelCalled, NodeEntered
 from flowagents.graph import CodeGuard, ContainsGuard, CounterGuard, MatchesGuard
 
 GRAPHS = Path(__file__).resolve().parents[2] / "graphs"
@@ -257,6 +257,12 @@ def test_nested_subgroups_depth_three() -> None:
     assert l3_opening.message.text == "l2 lead works"
     assert result.reason == "terminal_node"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    # Every model call is recorded under the step and node that made it, after a subgroup too.
+    entered = {e.step: e.node for e in of_kind(events, NodeEntered)}
+    calls = of_kind(events, ModelCalled)
+    assert len(calls) == 8
+    assert [(c.node, entered[c.step]) for c in calls] == [(c.node, c.node) for c in calls]
+    assert calls[-1].node == "top_closer"
 
 
 def test_subgroup_expose_all_shows_every_nested_message() -> None:
