@@ -18,6 +18,7 @@ from flowagents.graph._guards import Guard, GuardContext
 from flowagents.graph._spec import AgentSpec, GraphSpec, ModelSpec, SelectorSpec, TerminationSpec
 
 _Slotted = TypeVar("_Slotted", "CompiledNode", "CompiledEdge")
+_NO_BINDINGS: Mapping[str, object] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +286,7 @@ class CompiledGraph:
         init(graph, "_edges", edges)
         init(graph, "_out", {node: tuple(items) for node, items in out.items()})
         init(graph, "_in", {node: tuple(items) for node, items in into.items()})
-        init(graph, "_bindings", MappingProxyType({}))
+        init(graph, "_bindings", _NO_BINDINGS)
         init(graph, "_start", rename(self._start) if self._start else "")
         terminal = self._termination.terminal
         if terminal:

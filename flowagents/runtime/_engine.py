@@ -145,6 +145,9 @@ class _Plan:
         return recipients
 
 
+_NO_TASK = _Outcome("no_task")
+
+
 def _no_successor(node: str) -> _Outcome:
     return _Outcome("no_successor", f"{node} has no permitted successor", node=node)
 
@@ -187,7 +190,7 @@ class Runner:
         self._max_turns = max_turns
         self._seed = seed
         self.manifest = dict(manifest or {})
-        self._observers = list(observers)
+        self._observers = tuple(observers)
         self._clients: dict[tuple[int, str], ModelClient] = {}
         self._selectors: dict[int, SpeakerSelector] = {}
         self._plans: dict[int, _Plan] = {}
@@ -233,7 +236,7 @@ class Runner:
         scope = Scope(graph, agents, self._keys(graph, agents, self._hub), prefix=prefix)
         scope.observers = self._observers
         summary = ""
-        outcome = _Outcome("no_task")
+        outcome = _NO_TASK
         status: RunStatus = "completed"
         if ctx.sinks and ctx.parent is None:
             ctx.emit(

@@ -57,9 +57,9 @@ class Scope:
         self.branch = False
         self.parent: Scope | None = None
         self.fork_at = 0
-        self.fork_counts: list[int] = []
+        self.fork_counts: Sequence[int] = ()
         self.uncounted = 0
-        self.observers: list[list[dict[str, Any]]] = []
+        self.observers: Sequence[list[dict[str, Any]]] = ()
         self.step_no = 0
         self.transcript: list[Message] = []
         self.counters: dict[str, int] = {}
