@@ -137,7 +137,7 @@ async def check_termination_and_human_reply(
     mode = agent.human_input_mode
     reply = ""
     counter = agent._consecutive_auto_reply_counter
-    limit = agent._max_consecutive_auto_reply_dict[sender]
+    limit = agent.max_consecutive_auto_reply(sender)
     if mode == "ALWAYS":
         reply = await agent.a_get_human_input(
             f"Replying as {agent.name}. Give feedback to {sender_name}; press enter to let the "
@@ -146,7 +146,7 @@ async def check_termination_and_human_reply(
         if not reply and agent._is_termination_msg(message):
             reply = EXIT
             agent.stop_reason = "is_termination_msg"
-    elif counter[sender] >= limit:
+    elif counter.get(sender, 0) >= limit:
         if mode == "NEVER":
             reply = EXIT
             agent.stop_reason = "max_consecutive_auto_reply"
@@ -193,7 +193,7 @@ async def check_termination_and_human_reply(
                 ],
             }
         return True, reply
-    counter[sender] += 1
+    counter[sender] = counter.get(sender, 0) + 1
     return False, None
 
 

@@ -104,8 +104,7 @@ def _instance_of(classes: tuple[type, ...], *, none_too: bool) -> Callable[[Any]
 
 @dataclass(slots=True)
 class _RegisteredReply:
-    trigger: Trigger
-    matches: Callable[[Any], bool]
+    matches: Callable[[Any], bool]  # the trigger, as a predicate
     function: ReplyFunction
     is_async: bool
     config: Any
@@ -154,10 +153,10 @@ class ConversableAgent(Agent):
             if max_consecutive_auto_reply is None
             else max_consecutive_auto_reply
         )
-        self._max_consecutive_auto_reply_dict: defaultdict[Any, int] = defaultdict(
-            self.max_consecutive_auto_reply
-        )
-        self._consecutive_auto_reply_counter: defaultdict[Any, int] = defaultdict(int)
+        # Plain dicts, not defaultdicts: an empty dict costs the garbage collector nothing,
+        # and a program may hold thousands of agents.
+        self._max_consecutive_auto_reply_dict: dict[Any, int] = {}
+        self._consecutive_auto_reply_counter: dict[Any, int] = {}
         self.human_input_mode: HumanInputMode = human_input_mode
         self.input_provider = input_provider
         self._default_auto_reply = default_auto_reply
@@ -202,7 +201,7 @@ class ConversableAgent(Agent):
         """How many auto-replies in a row are allowed (to ``sender``, when given)."""
         if sender is None:
             return self._max_consecutive_auto_reply
-        return self._max_consecutive_auto_reply_dict[sender]
+        return self._max_consecutive_auto_reply_dict.get(sender, self._max_consecutive_auto_reply)
 
     def update_max_consecutive_auto_reply(self, value: int, sender: Agent | None = None) -> None:
         """Change the auto-reply limit, for everyone or for one sender."""
@@ -335,7 +334,6 @@ class ConversableAgent(Agent):
         if remove_other_reply_funcs:
             self._reply_func_list.clear()
         entry = _RegisteredReply(
-            trigger=trigger,
             matches=_trigger_matcher(trigger),
             function=reply_func,
             is_async=inspect.iscoroutinefunction(reply_func),
