@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from bench.harness import Measurement, measurement
+from bench.harness import GcWatch, Measurement, measurement
 
 AUTOGEN = "autogen"
 FLOWAGENTS = "flowagents"
@@ -183,11 +183,13 @@ async def concurrent_chats(
             )
         return len(result.chat_history)
 
-    start = time.perf_counter()
-    lengths = await asyncio.gather(*(one(i) for i in range(chats)))
-    wall = time.perf_counter() - start
+    with GcWatch() as watch:  # the collections inside the timed window only
+        start = time.perf_counter()
+        lengths = await asyncio.gather(*(one(i) for i in range(chats)))
+        wall = time.perf_counter() - start
     return {
         "wall_s": wall,
         "messages_per_chat": sorted(set(lengths)),
         "events": sum(len(s) for s in sinks),
+        "gc": watch.summary(),
     }

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-from bench.harness import Measurement, measurement
+from bench.harness import GcWatch, Measurement, measurement
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = ("flowagents", "autogen", "langgraph")
@@ -56,15 +56,17 @@ async def _langgraph_chats(chats: int, messages: int, latency: float) -> dict[st
     graph.add_conditional_edges("a", after("b"))
     app = graph.compile()
     limit: Any = {"recursion_limit": messages + 5}
-    start = time.perf_counter()
-    states = await asyncio.gather(
-        *(app.ainvoke(_Chat(messages=["ping"]), limit) for _ in range(chats))
-    )
-    wall = time.perf_counter() - start
+    with GcWatch() as watch:
+        start = time.perf_counter()
+        states = await asyncio.gather(
+            *(app.ainvoke(_Chat(messages=["ping"]), limit) for _ in range(chats))
+        )
+        wall = time.perf_counter() - start
     return {
         "wall_s": wall,
         "messages_per_chat": sorted({len(s["messages"]) for s in states}),
         "events": 0,
+        "gc": watch.summary(),
     }
 
 
@@ -123,6 +125,7 @@ def concurrent(
         events=report["events"],
         chats=chats,
         ru_maxrss_mb=report["ru_maxrss_mb"],
+        child_gc=report["gc"],  # collections inside the child's timed window
     )
 
 

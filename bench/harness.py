@@ -85,7 +85,7 @@ def available(workload: Workload, only: Sequence[str] | None = None) -> list[str
     ]
 
 
-class _GcWatch:
+class GcWatch:
     """Counts the garbage collections (per generation) and their time during a block."""
 
     def __init__(self) -> None:
@@ -101,7 +101,7 @@ class _GcWatch:
             self.counts[generation] += 1
             self.seconds[generation] += time.perf_counter() - self._start
 
-    def __enter__(self) -> _GcWatch:
+    def __enter__(self) -> GcWatch:
         gc.callbacks.append(self._callback)
         return self
 
@@ -180,7 +180,7 @@ def run_workload(
             # Start every repetition from a collected heap, so that garbage left by the
             # previous framework is not collected on this one's clock.
             gc.collect()
-            with _GcWatch() as watch:
+            with GcWatch() as watch:
                 result = workload.runners[name](**params)
             result["details"]["gc"] = watch.summary()
             runs[name].append(result)

@@ -48,7 +48,12 @@ def test_workloads_do_the_work_they_claim() -> None:
     assert details("groupchat")["rounds_per_chat"] == 4
     assert details("groupchat_scripted")["rounds_per_chat"] == 4
     assert details("fanout")["messages"] == 5  # task, source, 3 branches
-    assert details("concurrent")["messages_per_chat"] == [4]  # max_turns=2
+    concurrent = details("concurrent")
+    assert concurrent["messages_per_chat"] == [4]  # max_turns=2
+    # the child reports the collections inside its timed window, per generation
+    child_gc = concurrent["child_gc"]
+    assert isinstance(child_gc, dict)
+    assert len(child_gc["collections"]) == len(child_gc["ms"]) == 3
 
 
 def test_cli_prints_a_table_and_writes_json(
