@@ -1,7 +1,8 @@
 """Workloads written once in the AutoGen 0.2 API, run on ``autogen`` or on ``flowagents``.
 
 Only the imported module differs (``api = importlib.import_module(name)``). On flowagents the
-event stream is on: a ``list.append`` sink receives every event (see ``event_stream``).
+event stream is on: a ``list.append`` sink receives every event (see ``event_stream``); the
+``-nosink`` variants build no events at all.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import asyncio
 import contextlib
 import importlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from bench.harness import GcWatch, Measurement, measurement
 
@@ -21,18 +22,29 @@ FLOWAGENTS = "flowagents"
 
 
 @contextlib.contextmanager
-def event_stream(api: ModuleType, events: list[Any]) -> Iterator[None]:
-    """On flowagents, send every event of the chats started inside this block to ``events``.
+def event_stream(api: ModuleType, sink: Callable[[Any], None] | None) -> Iterator[None]:
+    """On flowagents, send every event of the chats started inside this block to ``sink``.
 
-    Uses the public ``flowagents.observe``; on AutoGen it does nothing.
+    Uses the public ``flowagents.observe``. With ``sink=None``, or on AutoGen, nothing is
+    observed: flowagents builds no events at all.
     """
-    if api.__name__ != FLOWAGENTS:
+    if sink is None or api.__name__ != FLOWAGENTS:
         yield
         return
     from flowagents import observe
 
-    with observe(events.append):
+    with observe(sink):
         yield
+
+
+class EventCounter:
+    """A sink that counts the events it receives and keeps none of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, event: Any) -> None:
+        self.count += 1
 
 
 def _agent(api: ModuleType, name: str, reply: Any) -> Any:
@@ -65,7 +77,7 @@ def pingpong(
     pong = _agent(api, "pong", _echo)
     events: list[Any] = []
     lengths: list[int] = []
-    with event_stream(api, events if sink else []):
+    with event_stream(api, events.append if sink else None):
         start = time.perf_counter()
         for _ in range(chats):
             result = ping.initiate_chat(pong, message="ping", max_turns=max_turns, silent=True)
@@ -105,7 +117,7 @@ def _run_group(
 ) -> Measurement:
     events: list[Any] = []
     rounds: list[int] = []
-    with event_stream(api, events if sink else []):
+    with event_stream(api, events.append if sink else None):
         start = time.perf_counter()
         for _ in range(chats):
             starter.initiate_chat(chief, message="hello group", max_turns=1, silent=True)
@@ -162,22 +174,38 @@ def groupchat_scripted(
 # -- 1,000 concurrent two-agent chats (the body run in a child process) ---------------------
 
 
+EventSinkKind = Literal["list", "count", "none"]
+
+
 async def concurrent_chats(
-    module: str, *, chats: int = 1000, max_turns: int = 5, latency: float = 0.01
+    module: str,
+    *,
+    chats: int = 1000,
+    max_turns: int = 5,
+    latency: float = 0.01,
+    sink: EventSinkKind = "list",
 ) -> dict[str, Any]:
     """``chats`` concurrent ``a_initiate_chat``s; every reply sleeps ``latency`` seconds.
 
     ``max_turns=5`` gives 10 messages per chat: the opening message and 9 generated replies,
-    each sleeping ``latency``; so a chat cannot take less than 9 x latency.
+    each sleeping ``latency``; so a chat cannot take less than 9 x latency. On flowagents,
+    ``sink`` says who receives the events: a list per chat that keeps them all (``list``), an
+    ``EventCounter`` that keeps none (``count``), or nobody (``none``: no events are built).
     """
     api = importlib.import_module(module)
     reply = _a_echo_after(latency)
     pairs = [(_agent(api, f"a{i}", reply), _agent(api, f"b{i}", reply)) for i in range(chats)]
     sinks: list[list[Any]] = [[] for _ in range(chats)]
+    counter = EventCounter()
+
+    def sink_of(index: int) -> Callable[[Any], None] | None:
+        if sink == "list":
+            return sinks[index].append
+        return counter if sink == "count" else None
 
     async def one(index: int) -> int:
         first, second = pairs[index]
-        with event_stream(api, sinks[index]):
+        with event_stream(api, sink_of(index)):
             result = await first.a_initiate_chat(
                 second, message="ping", max_turns=max_turns, silent=True
             )
@@ -190,6 +218,6 @@ async def concurrent_chats(
     return {
         "wall_s": wall,
         "messages_per_chat": sorted(set(lengths)),
-        "events": sum(len(s) for s in sinks),
+        "events": sum(len(s) for s in sinks) + counter.count,
         "gc": watch.summary(),
     }

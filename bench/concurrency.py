@@ -21,10 +21,17 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+from bench.autogen_api import EventSinkKind
 from bench.harness import GcWatch, Measurement, measurement
 
 ROOT = Path(__file__).resolve().parent.parent
-FRAMEWORKS = ("flowagents", "autogen", "langgraph")
+FRAMEWORKS = ("flowagents", "autogen", "flowagents-counted", "flowagents-nosink", "langgraph")
+# flowagents variants: who receives the events (see autogen_api.concurrent_chats)
+_SINKS: dict[str, EventSinkKind] = {
+    "flowagents": "list",
+    "flowagents-counted": "count",
+    "flowagents-nosink": "none",
+}
 
 
 class _Chat(TypedDict):
@@ -78,8 +85,10 @@ def child(framework: str, chats: int, max_turns: int, latency: float) -> dict[st
     else:
         from bench.autogen_api import concurrent_chats
 
+        module = "autogen" if framework == "autogen" else "flowagents"
+        sink: EventSinkKind = _SINKS.get(framework, "none")
         result = asyncio.run(
-            concurrent_chats(framework, chats=chats, max_turns=max_turns, latency=latency)
+            concurrent_chats(module, chats=chats, max_turns=max_turns, latency=latency, sink=sink)
         )
     result["peak_rss_mb"] = _vm_hwm_mb()
     result["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

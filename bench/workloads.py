@@ -88,7 +88,11 @@ WORKLOADS: dict[str, Workload] = {
             smoke={"chats": 3, "max_turns": 2, "latency": 0.001},
             targets=(Target("wall_ratio", 1.5), Target("peak_rss_mb", 100.0)),
             needs={"autogen": "autogen", "langgraph": "langgraph"},
-            note="each framework in a fresh child process; RSS is the child's ru_maxrss",
+            note=(
+                "each framework in a fresh child process; RSS is the child's peak (VmHWM); "
+                "flowagents keeps every event in a list, -counted only counts them, "
+                "-nosink builds none"
+            ),
         ),
     )
 }

@@ -56,6 +56,37 @@ def test_workloads_do_the_work_they_claim() -> None:
     assert len(child_gc["collections"]) == len(child_gc["ms"]) == 3
 
 
+@pytest.mark.parametrize(
+    ("workload", "framework", "has_events"),
+    [
+        ("pingpong", "flowagents-nosink", False),
+        ("groupchat", "flowagents-nosink", False),
+        ("concurrent", "flowagents-counted", True),
+        ("concurrent", "flowagents-nosink", False),
+    ],
+)
+def test_sink_variants_build_events_only_when_someone_listens(
+    workload: str, framework: str, has_events: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flowagents
+
+    observed: list[object] = []
+    observe = flowagents.observe
+
+    def spy(*sinks: object) -> object:
+        observed.extend(sinks)
+        return observe(*sinks)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flowagents, "observe", spy)
+    spec = WORKLOADS[workload]
+    outcome = run_workload(spec, repeat=1, frameworks=[framework], size=spec.smoke)
+    [result] = outcome.runs[framework]
+    assert result["framework"] == framework
+    assert (result["details"]["events"] > 0) is has_events
+    if workload != "concurrent":  # the concurrent workload runs in a child process
+        assert observed == []  # no sink at all, so the engine builds no events
+
+
 def test_cli_prints_a_table_and_writes_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
