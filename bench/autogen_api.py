@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Literal
 
@@ -21,20 +21,19 @@ AUTOGEN = "autogen"
 FLOWAGENTS = "flowagents"
 
 
-@contextlib.contextmanager
-def event_stream(api: ModuleType, sink: Callable[[Any], None] | None) -> Iterator[None]:
+def event_stream(
+    api: ModuleType, sink: Callable[[Any], None] | None
+) -> contextlib.AbstractContextManager[None]:
     """On flowagents, send every event of the chats started inside this block to ``sink``.
 
-    Uses the public ``flowagents.observe``. With ``sink=None``, or on AutoGen, nothing is
-    observed: flowagents builds no events at all.
+    The public ``flowagents.observe`` itself (no wrapper around it). With ``sink=None``, or
+    on AutoGen, nothing is observed: flowagents builds no events at all.
     """
     if sink is None or api.__name__ != FLOWAGENTS:
-        yield
-        return
+        return contextlib.nullcontext()
     from flowagents import observe
 
-    with observe(sink):
-        yield
+    return observe(sink)
 
 
 class EventCounter:

@@ -372,7 +372,11 @@ class ConversableAgent(Agent):
         """Produce the reply to ``messages`` (default: what ``sender`` said to this agent)."""
         if messages is None:
             messages = self._oai_messages[sender] if sender is not None else []
-        for entry in self._reply_func_list:
+        entries = self._reply_func_list
+        # By index: a list iterator would be one more object per turn for the garbage
+        # collector to track while the reply is awaited (thousands of chats wait at once).
+        for index in range(len(entries)):
+            entry = entries[index]
             function = entry.function
             if exclude and function in exclude:
                 continue

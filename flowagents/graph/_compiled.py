@@ -41,7 +41,11 @@ class CompiledEdge:
 
 @dataclass(frozen=True, slots=True)
 class CompiledNode:
-    """A node: an agent (``agent`` set) or a nested subgroup (``subgraph`` set)."""
+    """A node: an agent or a nested subgroup (``subgraph`` set).
+
+    ``agent`` is the spec an agent node was declared with; only a graph relabeled for live
+    agents (``relabeled(..., agent_specs=False)``, a two-agent chat's) has none.
+    """
 
     name: str
     kind: Literal["agent", "subgroup"]
@@ -85,7 +89,7 @@ class CompiledGraph:
     _edges: tuple[CompiledEdge, ...]
     _findings: tuple[Finding, ...]
     _hash: str | None
-    _in: dict[str, tuple[CompiledEdge, ...]]
+    _in: dict[str, tuple[CompiledEdge, ...]] | None  # None: not worked out yet (relabeled)
     _lazy: tuple[Mapping[str, str], str | None] | None
     _models: Mapping[str, ModelSpec]
     _name: str
@@ -230,6 +234,12 @@ class CompiledGraph:
 
     def in_edges(self, node: str) -> tuple[CompiledEdge, ...]:
         """Edges entering ``node``, in declared order."""
+        if self._in is None:
+            into: dict[str, list[CompiledEdge]] = {name: [] for name in self._nodes}
+            for edge in self._edges:
+                into[edge.target].append(edge)
+            object.__setattr__(self, "_in", {name: tuple(edges) for name, edges in into.items()})
+        assert self._in is not None
         return self._in[node]
 
     def successors(self, node: str, ctx: GuardContext) -> tuple[CompiledEdge, ...]:
@@ -242,14 +252,20 @@ class CompiledGraph:
             and (edge.guard is None or edge.guard.evaluate(ctx))
         )
 
-    def relabeled(self, names: Mapping[str, str], *, name: str | None = None) -> CompiledGraph:
+    def relabeled(
+        self, names: Mapping[str, str], *, name: str | None = None, agent_specs: bool = True
+    ) -> CompiledGraph:
         """The same checked graph with its agent nodes renamed (nothing is checked again).
 
         Renaming is a graph isomorphism, so every finding still holds. Only for graphs
         without guards or subgroups, whose node names could also hide in guard counters or
-        nested files. What the runtime reads is renamed at once; the spec, the networkx graph
-        and the hash on first use. The familiar API gives every two-agent chat its agents'
-        names this way, without compiling the same two-node graph once per pair.
+        nested files. What the runtime reads is renamed at once; the spec, the networkx graph,
+        the in-edges and the hash on first use. The familiar API gives every two-agent chat
+        its agents' names this way, without compiling the same two-node graph once per pair.
+
+        With ``agent_specs=False`` the nodes carry no ``agent`` spec (``spec`` still lists
+        them): for a graph that is only ever run with live agents bound to every node, as a
+        two-agent chat is.
         """
         if any(edge.guard is not None for edge in self._edges) or any(
             node.kind != "agent" for node in self._nodes.values()
@@ -262,7 +278,7 @@ class CompiledGraph:
         nodes: dict[str, CompiledNode] = {}
         for node in self._nodes.values():
             renamed = rename(node.name)
-            agent = node.agent
+            agent = node.agent if agent_specs else None
             if agent is not None:
                 agent = copy.copy(agent)  # model_copy(update=...) without its bookkeeping
                 agent.__dict__["name"] = renamed
@@ -272,10 +288,8 @@ class CompiledGraph:
             for edge in self._edges
         )
         out: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
-        into: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
         for edge in edges:
             out[edge.source].append(edge)
-            into[edge.target].append(edge)
         graph = object.__new__(CompiledGraph)
         init = object.__setattr__
         for slot in CompiledGraph.__slots__:
@@ -285,7 +299,7 @@ class CompiledGraph:
         init(graph, "_nodes", MappingProxyType(nodes))
         init(graph, "_edges", edges)
         init(graph, "_out", {node: tuple(items) for node, items in out.items()})
-        init(graph, "_in", {node: tuple(items) for node, items in into.items()})
+        init(graph, "_in", None)
         init(graph, "_bindings", _NO_BINDINGS)
         init(graph, "_start", rename(self._start) if self._start else "")
         terminal = self._termination.terminal

@@ -126,12 +126,12 @@ class _Plan:
             simple=simple,
             choices=choices,
             keyword=term.keyword,
-            terminal=frozenset(term.terminal),
+            terminal=frozenset(term.terminal) or _NO_NAMES,
             max_turns=max_turns,
             token_budget=term.token_budget,
             is_termination_msg=root._is_termination_msg if root is not None else None,
             joins_any=any(node.join == "any" for node in graph.nodes.values()),
-            ends=frozenset(name for name in graph.nodes if not graph.out_edges(name)),
+            ends=frozenset(name for name in graph.nodes if not graph.out_edges(name)) or _NO_NAMES,
             agents=tuple(name for name, node in graph.nodes.items() if node.kind == "agent"),
         )
 
@@ -146,6 +146,7 @@ class _Plan:
 
 
 _NO_TASK = _Outcome("no_task")
+_NO_NAMES: frozenset[str] = frozenset()  # shared: an empty frozenset is a new object each time
 
 
 def _no_successor(node: str) -> _Outcome:
@@ -341,7 +342,12 @@ class Runner:
             if bound is None:
                 from flowagents.agents._factory import build_agent
 
-                assert node.agent is not None
+                if node.agent is None:
+                    raise RunError(
+                        f"node {name!r} of graph {graph.name!r} has no agent spec and no live "
+                        "agent bound to it",
+                        where=RunLocation(node=name),
+                    )
                 bound = build_agent(node.agent, lambda name: self._client_for(name, graph))
             if not isinstance(bound, ConversableAgent):
                 raise RunError(

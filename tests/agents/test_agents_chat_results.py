@@ -42,6 +42,7 @@ def test_chat_result_fields_and_cost_per_model() -> None:
     # The history is the sender's view: its own messages are "assistant".
     assert [m["role"] for m in result.chat_history] == ["assistant", "user", "assistant", "user"]
     assert result.summary == "final draft"
+    assert result.run is not None and result.run.summary == "final draft"
     assert result.termination_reason == "is_termination_msg"
     assert result.human_input == []
     assert result.chat_id

@@ -224,3 +224,67 @@ def test_builder_graph_round_trips_through_yaml(builder: GraphBuilder) -> None:
     assert loaded == built
     assert list(loaded.nodes) == list(built.nodes)
     assert loaded.edges == built.edges
+
+
+def _triangle(a: str, b: str, c: str, *, name: str) -> CompiledGraph:
+    return (
+        GraphBuilder(name, mode="dynamic")
+        .selector(fallback="first")
+        .agent(AgentSpec(name=a, system_message="I lead."))
+        .agent(AgentSpec(name=b))
+        .agent(AgentSpec(name=c))
+        .edge(a, b)
+        .edge(b, c)
+        .edge(c, a)
+        .edge(a, c)
+        .start(a)
+        .terminate(keyword=None, terminal=[c])
+        .compile()
+    )
+
+
+def test_relabeled_equals_the_graph_compiled_with_the_new_names() -> None:
+    template = _triangle("a", "b", "c", name="tri")
+    renamed = template.relabeled({"a": "x", "b": "y"}, name="tri2")
+    direct = _triangle("x", "y", "c", name="tri2")
+
+    assert list(renamed.nodes) == list(direct.nodes) == ["x", "y", "c"]
+    assert renamed.nodes["x"] == direct.nodes["x"]  # agent spec renamed, the rest kept
+    assert renamed.start == "x"
+    assert renamed.termination.terminal == ("c",)
+    for node in direct.nodes:
+        # in-edges of a relabeled graph are worked out on first use
+        assert renamed.in_edges(node) == direct.in_edges(node)
+        assert renamed.out_edges(node) == direct.out_edges(node)
+    assert renamed.content_hash == direct.content_hash
+    assert renamed.to_yaml() == direct.to_yaml()
+    assert sorted(renamed.to_networkx().edges) == sorted(direct.to_networkx().edges)
+    # the template is untouched
+    assert list(template.nodes) == ["a", "b", "c"] and template.nodes["a"].agent is not None
+    assert template.nodes["a"].agent.name == "a"
+
+
+def test_relabeled_for_live_agents_keeps_no_agent_specs() -> None:
+    renamed = _triangle("a", "b", "c", name="tri").relabeled(
+        {"a": "x"}, name="tri", agent_specs=False
+    )
+
+    assert all(node.agent is None for node in renamed.nodes.values())
+    # the spec (YAML, hash) still lists every agent, renamed
+    assert [agent.name for agent in renamed.spec.agents] == ["x", "b", "c"]
+    assert renamed.content_hash == _triangle("x", "b", "c", name="tri").content_hash
+
+
+def test_a_node_without_spec_or_live_agent_is_a_run_error() -> None:
+    from flowagents import Runner
+    from flowagents.errors import RunError
+
+    renamed = _triangle("a", "b", "c", name="tri").relabeled({"a": "x"}, agent_specs=False)
+
+    with pytest.raises(RunError, match="node 'x' of graph 'tri' has no agent spec"):
+        Runner(renamed).run("hello")
+
+
+def test_relabeled_refuses_graphs_with_guards(code_loop: CompiledGraph) -> None:
+    with pytest.raises(ValueError, match="without guards and subgroups"):
+        code_loop.relabeled({"coder": "writer"})
