@@ -82,11 +82,6 @@ def _as_message(message: str | dict[str, Any], name: str) -> Message:
     return reply_to_message(message, name)
 
 
-def _last_msg_summary(transcript: list[Message]) -> str:
-    last = transcript[-1].text if transcript else ""
-    return last.replace("TERMINATE", "").strip()
-
-
 async def _summarize(
     method: str | Callable[..., Any] | None,
     sender: ConversableAgent,
@@ -102,7 +97,8 @@ async def _summarize(
             result = await result
         return str(result)
     if method == "last_msg":
-        return _last_msg_summary(transcript)
+        last = transcript[-1].text if transcript else ""
+        return last.replace("TERMINATE", "").strip()
     if method == "reflection_with_llm":
         client = sender.client or recipient.client
         if client is None:
@@ -182,20 +178,12 @@ async def initiate_pair_chat(
     if max_turns is not None and max_turns <= 0:
         return ChatResult(termination_reason="max_turns")
     runner = _runner_for(sender, recipient, silent=silent, max_turns=max_turns)
-    opening = _as_message(message, sender.name)
-    if summary_method == "last_msg":
-        # Needs no model, so it is worked out after the run rather than held as a callback
-        # for the whole chat (thousands of chats may be in flight).
-        result = await runner.arun(opening, sender=sender.name)
-        result.summary = _last_msg_summary(result.messages)
-    else:
-        result = await runner.arun(
-            opening,
-            sender=sender.name,
-            finalize=functools.partial(
-                _summarize, summary_method, sender, recipient, summary_args
-            ),
-        )
+
+    result = await runner.arun(
+        _as_message(message, sender.name),
+        sender=sender.name,
+        finalize=functools.partial(_summarize, summary_method, sender, recipient, summary_args),
+    )
     return ChatResult.model_construct(
         chat_id=result.run_id,
         chat_history=sender.chat_messages[recipient],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, NoReturn, TypeVar
@@ -89,7 +90,7 @@ class CompiledGraph:
     _edges: tuple[CompiledEdge, ...]
     _findings: tuple[Finding, ...]
     _hash: str | None
-    _in: dict[str, tuple[CompiledEdge, ...]] | None  # None: not worked out yet (relabeled)
+    _in: dict[str, tuple[CompiledEdge, ...]] | None  # None: not worked out yet
     _lazy: tuple[Mapping[str, str], str | None] | None
     _models: Mapping[str, ModelSpec]
     _name: str
@@ -114,11 +115,6 @@ class CompiledGraph:
         bindings: Mapping[str, object] | None = None,
         findings: Sequence[Finding] = (),
     ) -> None:
-        out: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
-        into: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
-        for edge in edges:
-            out[edge.source].append(edge)
-            into[edge.target].append(edge)
         init = object.__setattr__
         init(self, "_name", name)
         init(self, "_spec", spec)
@@ -126,8 +122,8 @@ class CompiledGraph:
         init(self, "_hash", None)
         init(self, "_nodes", MappingProxyType(dict(nodes)))
         init(self, "_edges", tuple(edges))
-        init(self, "_out", {node: tuple(items) for node, items in out.items()})
-        init(self, "_in", {node: tuple(items) for node, items in into.items()})
+        init(self, "_out", _edges_by(nodes, edges, _SOURCE))
+        init(self, "_in", None)
         init(self, "_nx", graph)
         init(self, "_models", MappingProxyType(dict(spec.models)))
         init(self, "_source", source)
@@ -234,11 +230,8 @@ class CompiledGraph:
 
     def in_edges(self, node: str) -> tuple[CompiledEdge, ...]:
         """Edges entering ``node``, in declared order."""
-        if self._in is None:
-            into: dict[str, list[CompiledEdge]] = {name: [] for name in self._nodes}
-            for edge in self._edges:
-                into[edge.target].append(edge)
-            object.__setattr__(self, "_in", {name: tuple(edges) for name, edges in into.items()})
+        if self._in is None:  # only the checks and the pictures ask: worked out on first use
+            object.__setattr__(self, "_in", _edges_by(self._nodes, self._edges, _TARGET))
         assert self._in is not None
         return self._in[node]
 
@@ -287,9 +280,6 @@ class CompiledGraph:
             _copy_slots(edge, source=rename(edge.source), target=rename(edge.target))
             for edge in self._edges
         )
-        out: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
-        for edge in edges:
-            out[edge.source].append(edge)
         graph = object.__new__(CompiledGraph)
         init = object.__setattr__
         for slot in CompiledGraph.__slots__:
@@ -298,7 +288,7 @@ class CompiledGraph:
         init(graph, "_hash", None)
         init(graph, "_nodes", MappingProxyType(nodes))
         init(graph, "_edges", edges)
-        init(graph, "_out", {node: tuple(items) for node, items in out.items()})
+        init(graph, "_out", _edges_by(nodes, edges, _SOURCE))
         init(graph, "_in", None)
         init(graph, "_bindings", _NO_BINDINGS)
         init(graph, "_start", rename(self._start) if self._start else "")
@@ -388,6 +378,20 @@ class CompiledGraph:
         """
         spec = self.canonical_spec if inline_subgroups else self.spec
         return dump_spec_yaml(spec)
+
+
+_SOURCE = operator.attrgetter("source")
+_TARGET = operator.attrgetter("target")
+
+
+def _edges_by(
+    nodes: Iterable[str], edges: Iterable[CompiledEdge], end: Callable[[CompiledEdge], str]
+) -> dict[str, tuple[CompiledEdge, ...]]:
+    """Each node's edges whose ``end`` (source or target) it is, in declared order."""
+    grouped: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
+    for edge in edges:
+        grouped[end(edge)].append(edge)
+    return {node: tuple(items) for node, items in grouped.items()}
 
 
 def _copy_slots(item: _Slotted, **changes: Any) -> _Slotted:
