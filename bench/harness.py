@@ -86,7 +86,11 @@ def available(workload: Workload, only: Sequence[str] | None = None) -> list[str
 
 
 class GcWatch:
-    """Counts the garbage collections (per generation) and their time during a block."""
+    """Counts the garbage collections (per generation) and their time during a block.
+
+    The block starts from a collected heap: garbage and allocation counts left by the set-up
+    (or by the previous framework) are not collected on the block's clock.
+    """
 
     def __init__(self) -> None:
         self.counts = [0, 0, 0]
@@ -102,6 +106,7 @@ class GcWatch:
             self.seconds[generation] += time.perf_counter() - self._start
 
     def __enter__(self) -> GcWatch:
+        gc.collect()
         gc.callbacks.append(self._callback)
         return self
 
@@ -177,9 +182,6 @@ def run_workload(
     runs: dict[str, list[Measurement]] = {name: [] for name in names}
     for index in range(repeat):
         for name in names:
-            # Start every repetition from a collected heap, so that garbage left by the
-            # previous framework is not collected on this one's clock.
-            gc.collect()
             with GcWatch() as watch:
                 result = workload.runners[name](**params)
             result["details"]["gc"] = watch.summary()

@@ -6,8 +6,10 @@ events recorded) and returns a result with the expected keys.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.harness import run_workload, table  # noqa: E402
+from bench.harness import GcWatch, run_workload, table  # noqa: E402
 from bench.run import main  # noqa: E402
 from bench.workloads import WORKLOADS  # noqa: E402
 
@@ -111,3 +113,20 @@ def test_table_lists_every_metric() -> None:
     lines = table([outcome]).splitlines()
     assert len(lines) == 2 + len(workload.metrics)
     assert "peak RSS (MB)" in lines[3]
+
+
+def test_gc_watch_starts_from_a_collected_heap_and_counts_collections_inside() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.other: Node = self  # a cycle: only the collector frees it
+
+    gc.disable()  # no automatic collection may free the cycle before the block
+    try:
+        leftover = weakref.ref(Node())  # garbage made before the block
+        assert leftover() is not None
+        with GcWatch() as watch:
+            assert leftover() is None  # collected on entry, outside the block's clock
+            gc.collect(1)
+    finally:
+        gc.enable()
+    assert watch.summary()["collections"] == [0, 1, 0]
