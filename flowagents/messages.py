@@ -8,6 +8,7 @@ OpenAI format each becomes its own ``role: tool`` message. ``to_openai`` and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -49,8 +50,15 @@ class ToolCall(BaseModel):
         return cls(
             id=str(data.get("id", "")),
             name=str(function.get("name", "")),
-            arguments=str(function.get("arguments") or "{}"),
+            arguments=arguments_text(function.get("arguments")) or "{}",
         )
+
+
+def arguments_text(value: object) -> str:
+    """Tool-call arguments as JSON text; some servers send an object instead ("" for none)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class ToolResponse(BaseModel):

@@ -7,6 +7,7 @@ calls, human input, code and tools never block the event loop.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from flowagents.messages import Message, ToolCall, ToolResponse
@@ -23,6 +24,7 @@ def current_run() -> Any:
     return active()
 
 
+_WIRE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 EXIT = "exit"
 USER_INTERRUPTED = "USER INTERRUPTED"
 
@@ -40,11 +42,22 @@ def to_wire(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         wire: dict[str, Any] = {"role": item.get("role", "user"), "content": item.get("content")}
         if item.get("name"):
-            wire["name"] = item["name"]
+            wire["name"] = wire_name(str(item["name"]))
         if item.get("tool_calls"):
+            wire["role"] = "assistant"  # the only role that may carry tool calls
             wire["tool_calls"] = item["tool_calls"]
         out.append(wire)
     return out
+
+
+def wire_name(name: str) -> str:
+    """``name`` as the Chat Completions ``name`` field takes it: ``[A-Za-z0-9_-]``, 64 long.
+
+    Agent names may hold spaces or dots ("Lead Writer"); OpenAI refuses those with a 400.
+    """
+    if _WIRE_NAME.fullmatch(name):
+        return name
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64] or "_"
 
 
 async def generate_oai_reply(

@@ -545,11 +545,16 @@ class ConversableAgent(Agent):
 
 
 def to_oai_dict(message: Message, role: str) -> dict[str, Any]:
-    """The AutoGen-style dict of ``message`` as seen by one agent (``role`` from its side)."""
+    """The AutoGen-style dict of ``message`` as seen by one agent (``role`` from its side).
+
+    A message with tool calls is ``assistant`` to every agent: only an assistant message may
+    carry them, and the tool results that follow must answer one.
+    """
     out: dict[str, Any] = {"content": message.content, "role": role}
     if message.name is not None:
         out["name"] = message.name
     if message.tool_calls:
+        out["role"] = "assistant"
         out["tool_calls"] = [call.to_openai() for call in message.tool_calls]
     if message.tool_responses:
         out["role"] = "tool"

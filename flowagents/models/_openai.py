@@ -29,7 +29,7 @@ from flowagents.errors import (
     ModelTimeoutError,
     ModelUnavailableError,
 )
-from flowagents.messages import Message, ToolCall
+from flowagents.messages import Message, ToolCall, arguments_text
 from flowagents.models._capabilities import ModelCapabilities
 from flowagents.models._protocol import ModelRequest, ModelResponse, Usage
 
@@ -136,7 +136,9 @@ class OpenAIChatModel:
         self.params: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
         self.params.update(params or {})
         self.params.update(extra_params)
-        self.capabilities = ModelCapabilities.model_validate(capabilities or {})
+        # A copy: the client learns (``stream_tools``), and that must not change the caller's
+        # object or another client built from it.
+        self.capabilities = ModelCapabilities.model_validate(capabilities or {}).model_copy()
         self.default_headers = dict(default_headers or {})
         self.price = price
         # Per loop: the shared client and this model's view of it (timeout, retries, headers).
@@ -327,13 +329,6 @@ def _usage(data: Mapping[str, Any], model: str) -> Usage:
     )
 
 
-def _arguments(value: object) -> str:
-    # Some servers send arguments as an object instead of JSON text.
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 def _content(value: object) -> str | list[dict[str, Any]] | None:
     if value is None or isinstance(value, str):
         return value
@@ -347,7 +342,9 @@ def _parse_completion(data: object, model: str) -> ModelResponse:
         raise _Malformed(f"the body is {type(data).__name__}, not a JSON object")
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-        raise _Malformed("the completion has no choices")
+        # Some servers answer 200 with an error object instead of a completion.
+        said = _server_message(data.get("error"))
+        raise _Malformed(f"the completion has no choices{f'; its error: {said}' if said else ''}")
     choice = choices[0]
     raw = choice.get("message")
     if not isinstance(raw, Mapping):
@@ -361,7 +358,7 @@ def _parse_completion(data: object, model: str) -> ModelResponse:
             ToolCall(
                 id=str(call.get("id") or f"call_{index}"),
                 name=str(function.get("name") or ""),
-                arguments=_arguments(function.get("arguments")) or "{}",
+                arguments=arguments_text(function.get("arguments")) or "{}",
             )
         )
     legacy = raw.get("function_call")
@@ -370,12 +367,10 @@ def _parse_completion(data: object, model: str) -> ModelResponse:
             ToolCall(
                 id="call_0",
                 name=str(legacy.get("name") or ""),
-                arguments=_arguments(legacy.get("arguments")) or "{}",
+                arguments=arguments_text(legacy.get("arguments")) or "{}",
             )
         )
-    message = Message(
-        role="assistant", content=_content(raw.get("content")), tool_calls=calls or None
-    )
+    message = _answer(_content(raw.get("content")), raw.get("refusal"), calls)
     finish = choice.get("finish_reason")
     return ModelResponse(
         message=message,
@@ -387,6 +382,7 @@ def _parse_completion(data: object, model: str) -> ModelResponse:
 def _assemble_stream(chunks: list[dict[str, Any]], model: str) -> ModelResponse:
     """One ModelResponse from streamed chunks: content joined, tool-call deltas merged."""
     content: list[str] = []
+    refusal: list[str] = []
     calls: dict[int, dict[str, str]] = {}
     finish: str | None = None
     summary: dict[str, Any] = {}
@@ -403,6 +399,8 @@ def _assemble_stream(chunks: list[dict[str, Any]], model: str) -> ModelResponse:
             delta = choice.get("delta") or {}
             if isinstance(delta.get("content"), str):
                 content.append(delta["content"])
+            if isinstance(delta.get("refusal"), str):
+                refusal.append(delta["refusal"])
             for position, call in enumerate(delta.get("tool_calls") or []):
                 _merge_call_delta(calls, call, position)
             if choice.get("finish_reason"):
@@ -414,12 +412,17 @@ def _assemble_stream(chunks: list[dict[str, Any]], model: str) -> ModelResponse:
         for i, c in sorted(calls.items())
     ]
     text = "".join(content)
-    message = Message(
-        role="assistant",
-        content=text if text or not tool_calls else None,
-        tool_calls=tool_calls or None,
-    )
+    message = _answer(text if text or not tool_calls else None, "".join(refusal), tool_calls)
     return ModelResponse(message=message, usage=_usage(summary, model), finish_reason=finish)
+
+
+def _answer(
+    content: str | list[dict[str, Any]] | None, refusal: object, calls: list[ToolCall]
+) -> Message:
+    """The assistant's message; a refusal (``message.refusal``) is its text when it has none."""
+    if isinstance(refusal, str) and refusal and not content:
+        return Message(role="assistant", content=refusal, metadata={"refusal": True})
+    return Message(role="assistant", content=content, tool_calls=calls or None)
 
 
 def _merge_call_delta(calls: dict[int, dict[str, str]], call: object, position: int) -> None:
@@ -439,4 +442,4 @@ def _merge_call_delta(calls: dict[int, dict[str, str]], call: object, position: 
     if isinstance(arguments, str):
         slot["arguments"] += arguments
     elif arguments is not None:
-        slot["arguments"] = _arguments(arguments)
+        slot["arguments"] = arguments_text(arguments)

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+import itertools
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
 from flowagents.errors import ModelResponseError
 from flowagents.messages import Message
 from flowagents.models._protocol import ModelRequest, ModelResponse, Usage
 
+Reply: TypeAlias = str | Mapping[str, Any]
+"""A scripted reply: text, or an OpenAI assistant message dict (tool calls in either form)."""
 ScriptedAnswer: TypeAlias = str | Message | ModelResponse | dict[str, Any] | BaseException
 ScriptedFunction: TypeAlias = Callable[[ModelRequest], ScriptedAnswer | Awaitable[ScriptedAnswer]]
+
+_INSTANCES = itertools.count(1)
 
 
 class ScriptedModel:
     """Answers from a list (in order) or from a function of the request.
 
-    Answers may be text, a Message, a ModelResponse, an OpenAI message dict, or an exception
-    to raise. Every request is kept in ``requests``. Usage is counted as whitespace-separated
-    words so that budgets and cost reports have something deterministic to add up.
+    Answers may be text, a Message, a ModelResponse, an OpenAI message dict (tool calls in the
+    OpenAI or the short ``{name, arguments}`` form, as the loopback server takes them), or an
+    exception to raise. Every request is kept in ``requests``. Usage is counted in words, as the
+    loopback server counts it, so that budgets and cost reports have something deterministic
+    to add up and a script gives the same figures in process and over the wire.
     """
 
     def __init__(
@@ -38,6 +46,7 @@ class ScriptedModel:
         self._model = model
         self._repeat_last = repeat_last
         self._position = 0
+        self._endpoint = f"scripted://local/{next(_INSTANCES)}"
         self.requests: list[ModelRequest] = []
 
     @property
@@ -46,7 +55,8 @@ class ScriptedModel:
 
     @property
     def endpoint(self) -> str:
-        return "scripted://local"
+        """``scripted://local/<n>``: each instance is an endpoint of its own."""
+        return self._endpoint
 
     @property
     def remaining(self) -> int:
@@ -60,19 +70,19 @@ class ScriptedModel:
             raise answer
         if isinstance(answer, ModelResponse):
             return answer
-        if isinstance(answer, str):
-            message = Message(role="assistant", content=answer)
-        elif isinstance(answer, Message):
+        if isinstance(answer, Message):
             message = answer
+            wire = answer.to_openai()[0]
         else:
-            message = Message.from_openai(answer)
-        prompt_words = sum(len(str(m.get("content") or "").split()) for m in request.messages)
+            wire = reply_message(answer, len(self.requests))
+            message = Message.from_openai(wire)
+        counted = usage_numbers({"messages": request.messages}, wire)
         return ModelResponse(
             message=message,
             usage=Usage(
                 model=self._model,
-                prompt_tokens=prompt_words,
-                completion_tokens=len(message.text.split()),
+                prompt_tokens=counted["prompt_tokens"],
+                completion_tokens=counted["completion_tokens"],
             ),
             finish_reason="tool_calls" if message.tool_calls else "stop",
         )
@@ -94,3 +104,68 @@ class ScriptedModel:
         answer = self._replies[self._position]
         self._position += 1
         return answer
+
+
+# -- what a scripted reply means, in process and over the loopback server's wire -------------
+
+
+def _words(value: object) -> int:
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, list):
+        return sum(_words(part.get("text")) for part in value if isinstance(part, dict))
+    return 0
+
+
+def prompt_tokens(body: Mapping[str, Any]) -> int:
+    """Whitespace-separated words of every message content: deterministic usage numbers."""
+    messages = body.get("messages") or []
+    return sum(_words(m.get("content")) for m in messages if isinstance(m, dict))
+
+
+def completion_tokens(message: Mapping[str, Any]) -> int:
+    """Words of the content and of every tool call's arguments."""
+    calls = message.get("tool_calls") or []
+    arguments = sum(_words(str(c.get("function", {}).get("arguments", ""))) for c in calls)
+    return _words(message.get("content")) + arguments
+
+
+def tool_call_dict(raw: Mapping[str, Any], call_id: str) -> dict[str, Any]:
+    """A scripted tool call (OpenAI form, or the short ``{name, arguments}``) in OpenAI form."""
+    if "function" in raw:
+        function = dict(raw["function"])
+        name = function.get("name", "")
+        arguments = function.get("arguments", "{}")
+    else:
+        name = raw.get("name", "")
+        arguments = raw.get("arguments", "{}")
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    return {
+        "id": raw.get("id") or call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+
+
+def reply_message(reply: Reply, number: int) -> dict[str, Any]:
+    """The assistant message (OpenAI form) of a scripted reply; call ids ``call_<number>_<i>``."""
+    if isinstance(reply, str):
+        return {"role": "assistant", "content": reply}
+    raw_calls = reply.get("tool_calls") or []
+    calls = [tool_call_dict(c, f"call_{number}_{i}") for i, c in enumerate(raw_calls)]
+    message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def usage_numbers(body: Mapping[str, Any], message: Mapping[str, Any]) -> dict[str, int]:
+    """The usage of answering ``message`` to ``body``, counted in words."""
+    prompt = prompt_tokens(body)
+    completion = completion_tokens(message)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }

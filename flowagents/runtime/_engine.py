@@ -393,9 +393,13 @@ class Runner:
         selector = self._selectors.get(id(graph))
         if selector is None:
             spec = graph.selector
-            client = self._selector_client
+            # The runner's selector client overrides the top graph's selector model; a
+            # subgroup chooses with its own and inherits the runner's only when it has none.
+            client = self._selector_client if graph is self.graph else None
             if client is None and spec.model is not None:
                 client = self._client_for(spec.model, graph)
+            if client is None:
+                client = self._selector_client
             selector = SpeakerSelector(
                 method=self._selection if graph is self.graph and self._selection else "auto",
                 client=client,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from flowagents.errors import ModelRequestError, SelectorError
-from flowagents.models import ModelClient, ModelRequest
+from flowagents.models import FallbackModel, ModelCapabilities, ModelClient, ModelRequest
 from flowagents.runtime._context import InputProvider, current_run
 
 if TYPE_CHECKING:
@@ -55,6 +55,30 @@ def forget_rejections() -> None:
     _REJECTED.clear()
 
 
+def _endpoint_key(endpoint: str, model: str) -> str:
+    return f"{endpoint}|{model}"
+
+
+def _routes(client: ModelClient) -> tuple[ModelClient, ...]:
+    """The clients a request may reach: each entry of a fallback chain, or the client."""
+    return client.clients if isinstance(client, FallbackModel) else (client,)
+
+
+def _declared_unsupported(client: ModelClient) -> set[Mechanism]:
+    """The mechanisms a client's declared capabilities rule out (none when undeclared)."""
+    capabilities = getattr(client, "capabilities", None)
+    if not isinstance(capabilities, ModelCapabilities):
+        return set()
+    out: set[Mechanism] = set()
+    if capabilities.json_schema is False:
+        out.add("json_schema")
+    if capabilities.tools is False or capabilities.tool_choice is False:
+        out.add("tool")
+    if capabilities.json_object is False:
+        out.add("json_object")
+    return out
+
+
 def _schema(candidates: Sequence[str]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -64,25 +88,42 @@ def _schema(candidates: Sequence[str]) -> dict[str, Any]:
     }
 
 
+_FENCE = re.compile(r"^```[\w-]*\s*(.*?)\s*```$", re.DOTALL)
+
+
 def parse_choice(raw: str, candidates: Sequence[str]) -> str | None:
-    """The candidate a raw answer names, or None when it names none or several."""
+    """The candidate a raw answer names, or None when it names none or several.
+
+    A JSON answer (bare or in a code fence) must name a candidate in its ``next_speaker``
+    field; only a plain-text answer may name one anywhere in its words.
+    """
     text = raw.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1)
     try:
         data = json.loads(text)
     except ValueError:
         data = None
-    if isinstance(data, dict) and isinstance(data.get(_FIELD), str):
-        text = data[_FIELD].strip()
-    elif isinstance(data, str):
-        text = data.strip()
+    if isinstance(data, dict):
+        named = data.get(_FIELD)
+        return _named(named, candidates) if isinstance(named, str) else None
+    if isinstance(data, str):
+        return _named(data, candidates)
+    named_exactly = _named(text, candidates)
+    if named_exactly is not None:
+        return named_exactly
+    mentioned = [name for name in candidates if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text)]
+    return mentioned[0] if len(mentioned) == 1 else None
+
+
+def _named(text: str, candidates: Sequence[str]) -> str | None:
+    """The candidate ``text`` is, quoting and case aside."""
     text = text.strip("\"'`.* \n")
     if text in candidates:
         return text
     folded = {name.lower(): name for name in candidates}
-    if text.lower() in folded:
-        return folded[text.lower()]
-    mentioned = [name for name in candidates if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", raw)]
-    return mentioned[0] if len(mentioned) == 1 else None
+    return folded.get(text.lower())
 
 
 class SpeakerSelector:
@@ -179,19 +220,26 @@ class SpeakerSelector:
         return Selection(choice, "manual", answers, self.max_retries)
 
     def _mechanisms(self) -> list[Mechanism]:
+        """The mechanisms to try, strongest first, without those refused or declared unsupported."""
         assert self.client is not None
-        rejected = _REJECTED.get(self._endpoint_key(), set())
+        routes = _routes(self.client)
+        excluded: set[Mechanism] = set()
+        for route in routes:
+            excluded |= _REJECTED.get(_endpoint_key(route.endpoint, route.model), set())
+            excluded |= _declared_unsupported(route)
         if self.constraint == "auto":
             ordered = list(MECHANISMS)
         else:
             start = MECHANISMS.index(self.constraint)
             ordered = list(MECHANISMS[start:])
-        usable = [m for m in ordered if m not in rejected]
+        usable = [m for m in ordered if m not in excluded]
         return usable or ["text"]
 
-    def _endpoint_key(self) -> str:
+    def _remember_rejection(self, mechanism: Mechanism, exc: ModelRequestError) -> None:
+        """Remember the refusal for the endpoint that refused (one route of a fallback)."""
         assert self.client is not None
-        return f"{self.client.endpoint}|{self.client.model}"
+        key = _endpoint_key(exc.endpoint or self.client.endpoint, exc.model or self.client.model)
+        _REJECTED.setdefault(key, set()).add(mechanism)
 
     def _prompt(self, scope: Scope, candidates: Sequence[str]) -> list[dict[str, Any]]:
         roles = "\n".join(
@@ -275,7 +323,7 @@ class SpeakerSelector:
                 response = await context.call_model(self.client, request, purpose="select")
             except ModelRequestError as exc:
                 if exc.status in (400, 422) and mechanism != "text":
-                    _REJECTED.setdefault(self._endpoint_key(), set()).add(mechanism)
+                    self._remember_rejection(mechanism, exc)
                     mechanisms = mechanisms[1:] or ["text"]
                     continue
                 raise

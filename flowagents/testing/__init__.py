@@ -6,8 +6,8 @@ The pytest plugin ``flowagents.testing.pytest_plugin`` provides the ``loopback_s
 fixture.
 """
 
-from flowagents.models._scripted import ScriptedModel
-from flowagents.testing._completions import PROFILES, Profile, Reply, ReplyFunction
+from flowagents.models._scripted import Reply, ScriptedModel
+from flowagents.testing._completions import PROFILES, Profile, ReplyFunction
 from flowagents.testing._loopback import Fault, LoopbackServer, RecordedRequest
 
 __all__ = [

@@ -9,7 +9,8 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, TypeAlias
 
-Reply: TypeAlias = str | Mapping[str, Any]
+from flowagents.models._scripted import Reply, tool_call_dict, usage_numbers
+
 ReplyFunction: TypeAlias = Callable[[dict[str, Any]], Reply]
 Profile: TypeAlias = Literal[
     "openai", "no_json_schema", "no_tool_choice", "no_stream_tools", "text_only"
@@ -30,26 +31,6 @@ class ScriptError(Exception):
     """The scripted reply cannot answer this request (a mistake in the test's script)."""
 
 
-def _words(value: object) -> int:
-    if isinstance(value, str):
-        return len(value.split())
-    if isinstance(value, list):
-        return sum(_words(part.get("text")) for part in value if isinstance(part, dict))
-    return 0
-
-
-def prompt_tokens(body: Mapping[str, Any]) -> int:
-    """Whitespace-separated words of every message content: deterministic usage numbers."""
-    messages = body.get("messages") or []
-    return sum(_words(m.get("content")) for m in messages if isinstance(m, dict))
-
-
-def completion_tokens(message: Mapping[str, Any]) -> int:
-    calls = message.get("tool_calls") or []
-    arguments = sum(_words(str(c.get("function", {}).get("arguments", ""))) for c in calls)
-    return _words(message.get("content")) + arguments
-
-
 def check_profile(profile: Profile, body: Mapping[str, Any]) -> str | None:
     """Return the 400 message ``profile`` answers to ``body``, or None to accept it."""
     response_format = body.get("response_format")
@@ -64,35 +45,6 @@ def check_profile(profile: Profile, body: Mapping[str, Any]) -> str | None:
     if profile == "no_stream_tools" and body.get("stream") and body.get("tools"):
         return "streaming is not supported together with tools by this server"
     return None
-
-
-def _tool_call(raw: Mapping[str, Any], call_id: str) -> dict[str, Any]:
-    if "function" in raw:
-        function = dict(raw["function"])
-        name = function.get("name", "")
-        arguments = function.get("arguments", "{}")
-    else:
-        name = raw.get("name", "")
-        arguments = raw.get("arguments", "{}")
-    if not isinstance(arguments, str):
-        arguments = json.dumps(arguments)
-    return {
-        "id": raw.get("id") or call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": arguments},
-    }
-
-
-def reply_message(reply: Reply, number: int) -> dict[str, Any]:
-    """Return the assistant message of a scripted reply; call ids are ``call_<number>_<i>``."""
-    if isinstance(reply, str):
-        return {"role": "assistant", "content": reply}
-    raw_calls = reply.get("tool_calls") or []
-    calls = [_tool_call(c, f"call_{number}_{i}") for i, c in enumerate(raw_calls)]
-    message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
-    if calls:
-        message["tool_calls"] = calls
-    return message
 
 
 def _forced_tool(body: Mapping[str, Any]) -> str | None:
@@ -127,8 +79,8 @@ def apply_tool_choice(message: dict[str, Any], body: Mapping[str, Any]) -> dict[
             f"tool_choice forces a call to {name!r} but the scripted reply is text that is not "
             f"a JSON object: {text[:80]!r}"
         )
-    call = {"name": name, "arguments": arguments}
-    return {"role": "assistant", "content": None, "tool_calls": [_tool_call(call, "call_forced")]}
+    call = tool_call_dict({"name": name, "arguments": arguments}, "call_forced")
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
 
 
 def completion_body(
@@ -152,16 +104,6 @@ def completion_body(
     if usage:
         out["usage"] = usage_numbers(body, message)
     return out
-
-
-def usage_numbers(body: Mapping[str, Any], message: Mapping[str, Any]) -> dict[str, int]:
-    prompt = prompt_tokens(body)
-    completion = completion_tokens(message)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
 
 
 def _pieces(text: str, size: int) -> list[str]:

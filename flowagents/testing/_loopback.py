@@ -38,17 +38,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flowagents.models._scripted import Reply, reply_message
 from flowagents.testing._completions import (
     PROFILES,
     Profile,
-    Reply,
     ReplyFunction,
     ScriptError,
     apply_tool_choice,
     check_profile,
     completion_body,
     error_body,
-    reply_message,
     stream_chunks,
 )
 
