@@ -126,6 +126,11 @@ class Message(BaseModel):
                 ],
             )
         raw_calls = data.get("tool_calls")
+        refusal = data.get("refusal")
+        if isinstance(refusal, str) and refusal and not data.get("content"):
+            # A refusal (Chat Completions ``message.refusal``) is the text of an empty answer.
+            metadata = {"refusal": True}
+            return cls(role=role, content=refusal, name=data.get("name"), metadata=metadata)
         return cls(
             role=role,
             content=data.get("content"),

@@ -421,7 +421,7 @@ def _answer(
 ) -> Message:
     """The assistant's message; a refusal (``message.refusal``) is its text when it has none."""
     if isinstance(refusal, str) and refusal and not content:
-        return Message(role="assistant", content=refusal, metadata={"refusal": True})
+        return Message.from_openai({"role": "assistant", "refusal": refusal})
     return Message(role="assistant", content=content, tool_calls=calls or None)
 
 

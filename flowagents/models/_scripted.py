@@ -155,6 +155,8 @@ def reply_message(reply: Reply, number: int) -> dict[str, Any]:
     raw_calls = reply.get("tool_calls") or []
     calls = [tool_call_dict(c, f"call_{number}_{i}") for i, c in enumerate(raw_calls)]
     message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
+    if reply.get("refusal"):
+        message["refusal"] = reply["refusal"]
     if calls:
         message["tool_calls"] = calls
     return message

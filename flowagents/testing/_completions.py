@@ -134,6 +134,10 @@ def stream_chunks(
     if isinstance(content, str) and content:
         for piece in _pieces(content, 4):
             yield chunk({"content": piece})
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        for piece in _pieces(refusal, 4):
+            yield chunk({"refusal": piece})
     calls = message.get("tool_calls") or []
     for index, call in enumerate(calls):
         first = {"index": index, "id": call["id"], "type": "function"}

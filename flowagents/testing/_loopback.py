@@ -176,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         try:
             number, reply = owner._next_reply(body)
-            if isinstance(reply, Mapping) and "choices" in reply:
+            if isinstance(reply, Mapping) and ("choices" in reply or "error" in reply):
                 full = dict(reply)
                 message = _first_message(full)
             else:

@@ -75,3 +75,45 @@ def test_a_used_up_script_is_a_model_error(make_client: Factory) -> None:
     ask(client)
     with pytest.raises(ModelError):
         ask(client)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ({"name": "lookup", "arguments": {"q": "x y"}}, ("call_1_0", "lookup", '{"q": "x y"}')),
+        (
+            {"id": "c9", "type": "function", "function": {"name": "lookup", "arguments": {"q": 1}}},
+            ("c9", "lookup", '{"q": 1}'),
+        ),
+    ],
+    ids=["short-form", "object-arguments"],
+)
+def test_tool_call_forms_and_their_usage(
+    make_client: Factory, call: dict[str, Any], expected: tuple[str, str, str]
+) -> None:
+    response = ask(make_client([{"tool_calls": [call]}]), tools=TOOLS)
+    assert response.message.tool_calls is not None
+    assert [(c.id, c.name, c.arguments) for c in response.message.tool_calls] == [expected]
+    # Usage counts words, the arguments' included, the same in process and over the wire.
+    arguments_words = len(expected[2].split())
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (
+        3,
+        arguments_words,
+    )
+
+
+def test_prompt_tokens_count_the_text_parts_of_list_content(make_client: Factory) -> None:
+    client = make_client(["ok"])
+    parts = [{"type": "text", "text": "one two"}, {"type": "image_url", "image_url": {"url": "u"}}]
+    request = ModelRequest(messages=[{"role": "user", "content": parts}])
+    response = asyncio.run(client.create(request))
+    assert response.usage.prompt_tokens == 2
+
+
+def test_a_refusal_is_the_answers_text(make_client: Factory) -> None:
+    response = ask(make_client([{"content": None, "refusal": "No."}]))
+    assert (response.message.text, response.message.metadata) == ("No.", {"refusal": True})
+
+
+def test_every_scripted_model_is_an_endpoint_of_its_own() -> None:
+    assert ScriptedModel(["x"]).endpoint != ScriptedModel(["x"]).endpoint

@@ -16,7 +16,7 @@ from flowagents.errors import (
     ModelUnavailableError,
 )
 from flowagents.messages import ToolCall
-from flowagents.models import ModelRequest, ModelResponse, OpenAIChatModel
+from flowagents.models import ModelCapabilities, ModelRequest, ModelResponse, OpenAIChatModel
 from flowagents.models._openai import shared_client
 from flowagents.testing import Fault, LoopbackServer
 
@@ -206,6 +206,34 @@ def test_unusable_completions_raise_model_response_error(body: dict[str, Any], w
         run(model_for(server), ask())
     assert caught.value.endpoint == server.base_url
     assert caught.value.model == "gpt-x"
+
+
+def test_an_error_object_in_a_200_body_is_named_in_the_error() -> None:
+    body = {"error": {"message": "model 'gpt-x' is loading", "type": "server_error"}}
+    with LoopbackServer([body]) as server, pytest.raises(ModelResponseError) as caught:
+        run(model_for(server), ask())
+    assert "no choices; its error: model 'gpt-x' is loading" in str(caught.value)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_refusal_is_the_text_of_the_answer(stream: bool) -> None:
+    refusal = {"content": None, "refusal": "I can't help with that."}
+    with LoopbackServer([refusal]) as server:
+        response = run(model_for(server, stream=stream), ask())
+    assert response.message.text == "I can't help with that."
+    assert response.message.metadata == {"refusal": True}
+
+
+def test_each_model_keeps_its_own_capabilities() -> None:
+    shared = ModelCapabilities()
+    call = {"tool_calls": [{"name": "lookup", "arguments": {"q": 1}}]}
+    with LoopbackServer([call], profile="no_stream_tools") as server:
+        learner = model_for(server, stream=True, capabilities=shared)
+        other = OpenAIChatModel("gpt-x", base_url="http://127.0.0.1:9/v1", capabilities=shared)
+        run(learner, ask(tools=TOOLS))
+    assert learner.capabilities.stream_tools is False
+    assert other.capabilities.stream_tools is None
+    assert shared.stream_tools is None
 
 
 def test_malformed_json_body_raises_model_response_error() -> None:

@@ -14,8 +14,9 @@ from flowagents import GroupChat, GroupChatManager, Runner, UserProxyAgent, obse
 from flowagents.errors import SelectorError
 from flowagents.events import Event, SpeakerSelected
 from flowagents.graph import ModelSpec, SelectorSpec, TerminationSpec, graph_from_transitions
+from flowagents.models import FallbackModel, ModelClient, OpenAIChatModel
 from flowagents.runtime import forget_rejections
-from flowagents.testing import LoopbackServer
+from flowagents.testing import Fault, LoopbackServer
 
 ALLOWED = {
     "planner": ["coder", "writer"],
@@ -112,7 +113,13 @@ def test_group_chat_selector_is_only_offered_permitted_successors() -> None:
     assert choices == deque(["coder"])
 
 
-def _three_way(server: LoopbackServer, **selector: Any) -> tuple[Runner, list[Event]]:
+def _three_way(
+    server: LoopbackServer,
+    *,
+    capabilities: dict[str, Any] | None = None,
+    selector_client: ModelClient | None = None,
+    **selector: Any,
+) -> tuple[Runner, list[Event]]:
     """a may be followed by b or c; the selector model is the server, named in the graph."""
     members = [agent("a", ["a says"] * 3), agent("b", ["b says"] * 3), agent("c", ["c says"] * 3)]
     graph = graph_from_transitions(
@@ -126,40 +133,16 @@ def _three_way(server: LoopbackServer, **selector: Any) -> tuple[Runner, list[Ev
         termination=TerminationSpec(keyword=None, max_turns=3),
         models={
             "picker": ModelSpec(
-                model="selector-y", base_url=server.base_url, api_key_env="FA_SELECTOR_KEY"
+                model="selector-y",
+                base_url=server.base_url,
+                api_key_env="FA_SELECTOR_KEY",
+                capabilities=capabilities,
             )
         },
     )
     events: list[Event] = []
-    runner = Runner(graph, sinks=[events.append])
+    runner = Runner(graph, sinks=[events.append], selector_client=selector_client)
     return runner, events
-
-
-def test_unknown_name_then_valid_is_a_recorded_retry() -> None:
-    answers = [json.dumps({"next_speaker": "mallory"}), json.dumps({"next_speaker": "c"})]
-    with LoopbackServer(replies=answers) as server:
-        runner, events = _three_way(server)
-        result = runner.run("go")
-        requests = server.requests
-
-    assert speakers(events) == ["user", "a", "c"]
-    assert result.reason == "max_turns"
-    (selected,) = of_kind(events, SpeakerSelected)
-    assert selected.candidates == ("b", "c")
-    assert selected.choice == "c"
-    assert selected.retries == 1
-    assert selected.raw_answers == tuple(answers)
-    assert selected.method == "auto:json_schema"
-    assert selected.node == "a"
-    assert selected.prompt_tokens > 0
-    assert len(requests) == 2
-    second = requests[1].body
-    assert second is not None
-    # The retry shows the model its wrong answer and repeats the permitted names.
-    assert second["messages"][-2] == {"role": "assistant", "content": answers[0]}
-    assert "mallory" in second["messages"][-1]["content"]
-    assert second["messages"][-1]["content"].endswith("exactly one of: b, c.")
-    assert _enum(second) == ["b", "c"]
 
 
 def test_unusable_answers_use_the_fallback() -> None:
@@ -216,15 +199,8 @@ def test_selector_constraint_falls_back_per_capability_profile(
         again.run("go")
         second_run = server.requests[len(first_run) :]
 
-    def mechanism(body: dict[str, Any] | None) -> str:
-        assert body is not None
-        kind = (body.get("response_format") or {}).get("type")
-        if kind in ("json_schema", "json_object"):
-            return str(kind)
-        return "tool" if body.get("tools") else "text"
-
-    assert [mechanism(r.body) for r in first_run] == attempts
-    assert [mechanism(r.body) for r in second_run] == attempts[-1:]
+    assert [_mechanism(r.body) for r in first_run] == attempts
+    assert [_mechanism(r.body) for r in second_run] == attempts[-1:]
     for collected in (events, again_events):
         (selected,) = of_kind(collected, SpeakerSelected)
         assert selected.choice == "c"
@@ -270,3 +246,63 @@ def test_group_chat_retry_is_observed_through_the_familiar_api() -> None:
     assert selected.retries == 1
     assert selected.raw_answers == tuple(answers)
     assert selected.choice == "b"
+
+
+def test_declared_capabilities_decide_the_mechanism_without_a_failing_request() -> None:
+    unsupported = {"json_schema": False, "json_object": False, "tools": False}
+    with LoopbackServer(_answer, profile="text_only") as server:
+        runner, events = _three_way(server, capabilities=unsupported)
+        runner.run("go")
+
+    assert [_mechanism(r.body) for r in server.requests] == ["text"]
+    (selected,) = of_kind(events, SpeakerSelected)
+    assert (selected.choice, selected.method) == ("c", "auto:text")
+
+
+def test_a_rejection_is_remembered_for_the_config_entry_that_refused() -> None:
+    with (
+        LoopbackServer(_answer, profile="openai") as unavailable,
+        LoopbackServer(_answer, profile="no_json_schema") as refusing,
+    ):
+        unavailable.inject(Fault(status=503))  # the first entry fails over to the second
+        fallback = FallbackModel(
+            [
+                OpenAIChatModel("selector-y", base_url=server.base_url, api_key="k", max_retries=0)
+                for server in (unavailable, refusing)
+            ]
+        )
+        chain, _ = _three_way(refusing, selector_client=fallback)
+        chain.run("go")
+        # json_schema: 503 from the first entry, 400 from the second; then the tool call,
+        # answered by the first entry again.
+        assert [_mechanism(r.body) for r in unavailable.requests] == ["json_schema", "tool"]
+        assert [_mechanism(r.body) for r in refusing.requests] == ["json_schema"]
+        # The entry that refused is not asked json_schema again ...
+        alone, events = _three_way(refusing)
+        alone.run("go")
+        assert [_mechanism(r.body) for r in refusing.requests[1:]] == ["tool"]
+        (selected,) = of_kind(events, SpeakerSelected)
+        assert selected.method == "auto:tool"
+        # ... while the entry that never refused anything still is.
+        first, _ = _three_way(unavailable)
+        first.run("go")
+        assert [_mechanism(r.body) for r in unavailable.requests[2:]] == ["json_schema"]
+
+
+def test_refusal_text_is_the_recorded_raw_answer() -> None:
+    refusal = {"content": None, "refusal": "I cannot help with choosing speakers."}
+    with LoopbackServer(replies=[refusal, json.dumps({"next_speaker": "b"})]) as server:
+        runner, events = _three_way(server)
+        runner.run("go")
+
+    (selected,) = of_kind(events, SpeakerSelected)
+    assert selected.raw_answers[0] == "I cannot help with choosing speakers."
+    assert (selected.choice, selected.retries) == ("b", 1)
+
+
+def _mechanism(body: dict[str, Any] | None) -> str:
+    assert body is not None
+    kind = (body.get("response_format") or {}).get("type")
+    if kind in ("json_schema", "json_object"):
+        return str(kind)
+    return "tool" if body.get("tools") else "text"
