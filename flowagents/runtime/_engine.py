@@ -635,18 +635,31 @@ class Runner:
             for key, value in zip(added, values[forked:], strict=True):
                 counters[key] = counters.get(key, 0) + value
         scope.deliver_all(merged)  # every branch's messages, in branch order
+        # A branch that ended the conversation ends the run, whatever the others reached: the
+        # first such branch in declared order, so the reason is the same on every run.
+        ended = next((o for o in outcomes if o.join is None), None)
+        if ended is not None:
+            return self._restated(ended, scope)
         joins = {o.join for o in outcomes}
-        if len(joins) == 1 and None not in joins:
+        if len(joins) == 1:
             join = joins.pop()
             assert join is not None
             return join
-        if joins == {None}:
-            return outcomes[-1]
         raise RunError(
             f"the branches from {source!r} ended in different places: "
             + ", ".join(o.join or o.reason for o in outcomes),
             where=RunLocation(self._ctx.run_id, step, source),
         )
+
+    def _restated(self, outcome: _Outcome, scope: Scope) -> _Outcome:
+        """``outcome`` of a branch, its counts taken again on the merged conversation."""
+        if outcome.reason == "max_turns":
+            counted = len(scope.transcript) - scope.uncounted
+            return _Outcome("max_turns", f"{counted} messages", node=outcome.node)
+        if outcome.reason == "token_budget":
+            spent = self._ctx.usage.total
+            return _Outcome("token_budget", f"{spent} tokens", node=outcome.node)
+        return outcome
 
     async def _run_subgroup(self, scope: Scope, node: CompiledNode, step: str) -> Message:
         """Run a nested graph on the parent's last message; return its summary as a message."""

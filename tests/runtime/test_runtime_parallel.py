@@ -1,0 +1,74 @@
+"""Parallel branches: how a branch ends, fails and nests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from runtime_helpers import ending, of_kind
+
+from flowagents import ConversableAgent, GraphBuilder, Runner, ScriptedModel
+from flowagents.events import Event, Terminated
+from flowagents.models import ModelRequest
+
+
+def _slow(name: str, text: str, delay: float) -> ConversableAgent:
+    """An agent whose one answer takes ``delay`` seconds."""
+
+    async def answer(request: ModelRequest) -> str:
+        await asyncio.sleep(delay)
+        return text
+
+    return ConversableAgent(
+        name, llm_config=ScriptedModel(answer), human_input_mode="NEVER", description=name
+    )
+
+
+def _said(name: str, text: str) -> ConversableAgent:
+    return _slow(name, text, 0.0)
+
+
+@pytest.mark.parametrize("join", ["all", "any"])
+def test_a_keyword_inside_a_branch_ends_the_run(join: Any) -> None:
+    graph = (
+        GraphBuilder("fan")
+        .agent(_said("boss", "go"))
+        .agent(_slow("a", "a done TERMINATE", 0.01))
+        .agent(_slow("b", "b done", 0.05))
+        .agent(_said("j", "joined"), join=join)
+        .fan_out("boss", ["a", "b"])
+        .edge("a", "j")
+        .edge("b", "j")
+        .start("boss")
+        .terminate(terminal=["j"])
+        .compile()
+    )
+    events: list[Event] = []
+
+    result = Runner(graph, sinks=[events.append]).run("task")
+
+    assert (result.status, result.reason, result.last_node) == ("completed", "keyword", "a")
+    assert ending(events) == ("keyword", "completed")
+    assert [m.text for m in result.messages] == ["task", "go", "a done TERMINATE", "b done"]
+
+
+def test_max_turns_inside_every_branch_is_counted_on_the_merged_transcript() -> None:
+    builder = GraphBuilder("fan").agent(_said("boss", "go"))
+    for i in range(3):
+        builder.agent(_said(f"x{i}", f"x{i}")).agent(_said(f"y{i}", f"y{i}"))
+        builder.edge("boss", f"x{i}", parallel=True).edge(f"x{i}", f"y{i}").edge(f"y{i}", "j")
+    graph = (
+        builder.agent(_said("j", "j"), join="all")
+        .start("boss")
+        .terminate(keyword=None, max_turns=4, terminal=["j"])
+        .compile()
+    )
+    events: list[Event] = []
+
+    result = Runner(graph, sinks=[events.append]).run("task")
+
+    assert (result.status, result.reason) == ("completed", "max_turns")
+    assert len(result.messages) == 8  # task, boss, then two messages of each branch
+    assert result.detail == "8 messages"
+    assert of_kind(events, Terminated)[-1].detail == "8 messages"
