@@ -593,7 +593,7 @@ class Runner:
             scope.count(edge.key)
             branch = scope.fork(f"{step}/{edge.target}.")
             branches.append(branch)
-            tasks.append(start_task(self._converse(branch, edge.target, via=source)))
+            tasks.append(start_task(self._branch(branch, edge.target, source)))
         try:
             if self._plan(scope.graph).joins_any:
                 done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -650,6 +650,20 @@ class Runner:
             + ", ".join(o.join or o.reason for o in outcomes),
             where=RunLocation(self._ctx.run_id, step, source),
         )
+
+    async def _branch(self, scope: Scope, start: str, source: str) -> _Outcome:
+        """One parallel branch, from ``start`` to its join.
+
+        An error is located here: the branch's step lives in the branch task's own context,
+        which the code awaiting the fan-out cannot see.
+        """
+        try:
+            return await self._converse(scope, start, via=source)
+        except Exception as exc:
+            error = self._located(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     def _restated(self, outcome: _Outcome, scope: Scope) -> _Outcome:
         """``outcome`` of a branch, its counts taken again on the merged conversation."""
@@ -727,13 +741,22 @@ class Runner:
             )
 
     def _located(self, exc: Exception) -> Exception:
+        """``exc`` with the run, step and node it came from (those of the step running now).
+
+        An error already located (in a branch, or in a run nested in this one) keeps its
+        place: that is where it happened.
+        """
+        if isinstance(getattr(exc, "run_location", None), RunLocation):
+            return exc
         scope = CURRENT_STEP.get()
         location = RunLocation(self._ctx.run_id, scope.step or None, scope.node or None)
         if isinstance(exc, FlowAgentsError):
             exc.add_note(f"during {location}")
             exc.run_location = location  # type: ignore[attr-defined]
             return exc
-        return RunError(f"{type(exc).__name__}: {exc}", where=location)
+        error = RunError(f"{type(exc).__name__}: {exc}", where=location)
+        error.run_location = location  # type: ignore[attr-defined]
+        return error
 
     def _finish(
         self, scope: Scope, outcome: _Outcome, status: RunStatus, error: Exception | None = None
@@ -742,12 +765,16 @@ class Runner:
         if not ctx.sinks:
             return
         current = CURRENT_STEP.get()
+        step, node = current.step, current.node
         if error is not None:
+            where = getattr(error, "run_location", None)
+            if isinstance(where, RunLocation):  # a branch's step, not the fan-out's
+                step, node = where.step or step, where.node or node
             ctx.emit(
                 ErrorRaised(
                     run_id=ctx.run_id,
-                    step=current.step,
-                    node=current.node,
+                    step=step,
+                    node=node,
                     code=getattr(error, "code", "FA000"),
                     error_type=type(error).__name__,
                     message=str(error),
@@ -756,15 +783,13 @@ class Runner:
         ctx.emit(
             Terminated(
                 run_id=ctx.run_id,
-                step=current.step,
-                node=outcome.node or current.node,
+                step=step,
+                node=outcome.node or node,
                 reason=outcome.reason,
                 detail=outcome.detail,
             )
         )
         if ctx.parent is None:
             ctx.emit(
-                RunFinished(
-                    run_id=ctx.run_id, step=current.step, status=status, reason=outcome.reason
-                )
+                RunFinished(run_id=ctx.run_id, step=step, status=status, reason=outcome.reason)
             )

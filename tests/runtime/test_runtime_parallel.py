@@ -72,3 +72,56 @@ def test_max_turns_inside_every_branch_is_counted_on_the_merged_transcript() -> 
     assert len(result.messages) == 8  # task, boss, then two messages of each branch
     assert result.detail == "8 messages"
     assert of_kind(events, Terminated)[-1].detail == "8 messages"
+
+
+def _failing_fan_out(name: str) -> GraphBuilder:
+    """``lead =>(ok, bad) -> merge``: branch ``bad`` raises at its first turn."""
+    return (
+        GraphBuilder(name)
+        .agent(_said("lead", "split"))
+        .agent(_slow("ok", "ok done", 0.05))
+        .agent(ConversableAgent("bad", llm_config=ScriptedModel([RuntimeError("boom in bad")])))
+        .agent(_said("merge", "merged"), join="all")
+        .fan_out("lead", ["ok", "bad"])
+        .edge("ok", "merge")
+        .edge("bad", "merge")
+        .start("lead")
+        .terminate(terminal=["merge"])
+    )
+
+
+def _error_places(events: list[Event]) -> list[tuple[str, str, str | None]]:
+    return [(e.kind, e.step, e.node) for e in events if e.kind in ("error", "terminated")]
+
+
+def test_an_error_in_a_branch_is_located_at_the_branchs_step() -> None:
+    events: list[Event] = []
+
+    with pytest.raises(Exception, match="boom in bad") as raised:
+        Runner(_failing_fan_out("fan").compile(), sinks=[events.append]).run("task")
+
+    assert "step=2/bad.1 node=bad" in str(raised.value)
+    assert _error_places(events) == [("error", "2/bad.1", "bad"), ("terminated", "2/bad.1", "bad")]
+
+
+def test_an_error_in_a_subgroups_branch_is_located_at_the_branchs_step() -> None:
+    graph = (
+        GraphBuilder("outer")
+        .agent(_said("boss", "go"))
+        .subgroup("team", _failing_fan_out("team"))
+        .agent(_said("closer", "closed"))
+        .chain("boss", "team", "closer")
+        .start("boss")
+        .terminate(terminal=["closer"])
+        .compile()
+    )
+    events: list[Event] = []
+
+    with pytest.raises(Exception, match="boom in bad") as raised:
+        Runner(graph, sinks=[events.append]).run("task")
+
+    assert "step=3/team.2/bad.1 node=bad" in str(raised.value)
+    assert _error_places(events) == [
+        ("error", "3/team.2/bad.1", "bad"),
+        ("terminated", "3/team.2/bad.1", "bad"),
+    ]
