@@ -34,7 +34,6 @@ from flowagents.models import ModelClient, ModelRequest
 from flowagents.runtime._context import (
     CURRENT_RUN,
     CURRENT_STEP,
-    IDLE_CONTEXT,
     OBSERVERS,
     EventSink,
     InputProvider,
@@ -43,7 +42,7 @@ from flowagents.runtime._context import (
     StepScope,
     new_run_id,
 )
-from flowagents.runtime._scope import Scope
+from flowagents.runtime._scope import RunState, Scope
 from flowagents.runtime._selector import SelectionMethod, SpeakerSelector
 
 if TYPE_CHECKING:
@@ -195,7 +194,6 @@ class Runner:
         self._clients: dict[tuple[int, str], ModelClient] = {}
         self._selectors: dict[int, SpeakerSelector] = {}
         self._plans: dict[int, _Plan] = {}
-        self._ctx: RunContext = IDLE_CONTEXT  # the run's own, from arun() on
 
     # -- public ------------------------------------------------------------------------------
 
@@ -229,12 +227,12 @@ class Runner:
             if self._input_provider is not None:
                 ctx.input_provider = self._input_provider
             prefix = f"{CURRENT_STEP.get().step}/{self.graph.name}."
-        self._ctx = ctx
         run_token = CURRENT_RUN.set(ctx)
         step_token = CURRENT_STEP.set(StepScope(prefix.rstrip(".") or "0"))
         graph = self.graph
         agents = self._resolve_agents(graph)
-        scope = Scope(graph, agents, self._keys(graph, agents, self._hub), prefix=prefix)
+        keys = self._keys(graph, agents, self._hub)
+        scope = Scope(graph, agents, keys, prefix=prefix, run=RunState(ctx))
         scope.observers = self._observers
         summary = ""
         outcome = _NO_TASK
@@ -252,7 +250,7 @@ class Runner:
         try:
             for message in preamble:
                 step = scope.next_step()
-                self._emit_message(scope, step, message.name or "", message)
+                self._emit_message(ctx, scope, step, message.name or "", message)
                 scope.deliver(message, None, observed=False)
                 scope.uncounted += 1
             if task is not None:
@@ -279,7 +277,7 @@ class Runner:
             self._finish(scope, _Outcome("cancelled"), "cancelled")
             raise
         except Exception as exc:
-            error = self._located(exc)
+            error = self._located(exc, ctx)
             self._finish(scope, _Outcome("error", str(error)), "failed", error=error)
             if error is exc:
                 raise
@@ -429,7 +427,7 @@ class Runner:
             message = message.model_copy(update={"name": "user"})
         step = scope.next_step()
         CURRENT_STEP.set(StepScope(step, sender or ""))
-        self._emit_message(scope, step, sender or message.name or "user", message)
+        self._emit_message(scope.run.ctx, scope, step, sender or message.name or "user", message)
         scope.deliver(message, sender)
         if sender is None:
             return scope.graph.start
@@ -447,7 +445,7 @@ class Runner:
 
     async def _converse(self, scope: Scope, current: str, *, via: str | None) -> _Outcome:
         """Take turns from ``current`` until the conversation ends (or a branch joins)."""
-        ctx = self._ctx
+        ctx = scope.run.ctx
         graph = scope.graph
         nodes = graph.nodes
         plan = self._plan(graph)
@@ -483,7 +481,7 @@ class Runner:
                     message.metadata["exit_code"] = turn.code_exit_code
             scope.deliver(message, current)
             if ctx.sinks:
-                self._emit_message(scope, step, current, message, plan)
+                self._emit_message(ctx, scope, step, current, message, plan)
                 ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
             stop = self._termination(plan, scope, current, message)
             if stop is not None:
@@ -526,8 +524,8 @@ class Runner:
         counted = len(scope.transcript) - scope.uncounted
         if plan.max_turns is not None and counted >= plan.max_turns:
             return _Outcome("max_turns", f"{counted} messages", node=node)
-        if plan.token_budget is not None and self._ctx.usage.total >= plan.token_budget:
-            return _Outcome("token_budget", f"{self._ctx.usage.total} tokens", node=node)
+        if plan.token_budget is not None and scope.run.ctx.usage.total >= plan.token_budget:
+            return _Outcome("token_budget", f"{scope.run.ctx.usage.total} tokens", node=node)
         return None
 
     async def _next(self, scope: Scope, current: str, step: str) -> str | _Outcome:
@@ -564,7 +562,7 @@ class Runner:
         self, scope: Scope, current: str, candidates: list[str], step: str
     ) -> str | None:
         selection = await self._selector(scope.graph).select(scope, current, candidates)
-        ctx = self._ctx
+        ctx = scope.run.ctx
         if ctx.sinks:
             ctx.emit(
                 SpeakerSelected(
@@ -648,7 +646,7 @@ class Runner:
         raise RunError(
             f"the branches from {source!r} ended in different places: "
             + ", ".join(o.join or o.reason for o in outcomes),
-            where=RunLocation(self._ctx.run_id, step, source),
+            where=RunLocation(scope.run.ctx.run_id, step, source),
         )
 
     async def _branch(self, scope: Scope, start: str, source: str) -> _Outcome:
@@ -660,7 +658,7 @@ class Runner:
         try:
             return await self._converse(scope, start, via=source)
         except Exception as exc:
-            error = self._located(exc)
+            error = self._located(exc, scope.run.ctx)
             if error is exc:
                 raise
             raise error from exc
@@ -671,7 +669,7 @@ class Runner:
             counted = len(scope.transcript) - scope.uncounted
             return _Outcome("max_turns", f"{counted} messages", node=outcome.node)
         if outcome.reason == "token_budget":
-            spent = self._ctx.usage.total
+            spent = scope.run.ctx.usage.total
             return _Outcome("token_budget", f"{spent} tokens", node=outcome.node)
         return outcome
 
@@ -681,12 +679,13 @@ class Runner:
         assert sub is not None
         hub = _Hub(node.name, node.description)
         agents = self._resolve_agents(sub)
-        child = Scope(sub, agents, self._keys(sub, agents, hub), prefix=f"{step}/{node.name}.")
+        keys = self._keys(sub, agents, hub)
+        child = Scope(sub, agents, keys, prefix=f"{step}/{node.name}.", run=scope.run)
         task = scope.last_message.text if scope.last_message else ""
         opening = Message(role="user", name=scope.last_speaker or "user", content=task)
         child_step = child.next_step()
         CURRENT_STEP.set(StepScope(child_step, node.name))
-        self._emit_message(child, child_step, node.name, opening)
+        self._emit_message(scope.run.ctx, child, child_step, node.name, opening)
         child.deliver(opening, None)
         outcome = await self._converse(child, sub.start, via=None)
         CURRENT_STEP.set(StepScope(step, node.name))
@@ -717,7 +716,7 @@ class Runner:
             {"role": "user", "content": f"{m.name or m.role}: {m.text}"} for m in scope.transcript
         ]
         wire.append({"role": "user", "content": REFLECTION_PROMPT})
-        response = await self._ctx.call_model(
+        response = await scope.run.ctx.call_model(
             client, ModelRequest(messages=wire), purpose="summary"
         )
         return response.message.text
@@ -725,9 +724,14 @@ class Runner:
     # -- events ------------------------------------------------------------------------------
 
     def _emit_message(
-        self, scope: Scope, step: str, sender: str, message: Message, plan: _Plan | None = None
+        self,
+        ctx: RunContext,
+        scope: Scope,
+        step: str,
+        sender: str,
+        message: Message,
+        plan: _Plan | None = None,
     ) -> None:
-        ctx = self._ctx
         if ctx.sinks:
             ctx.emit(
                 MessageSent(
@@ -740,7 +744,7 @@ class Runner:
                 )
             )
 
-    def _located(self, exc: Exception) -> Exception:
+    def _located(self, exc: Exception, ctx: RunContext) -> Exception:
         """``exc`` with the run, step and node it came from (those of the step running now).
 
         An error already located (in a branch, or in a run nested in this one) keeps its
@@ -749,7 +753,7 @@ class Runner:
         if isinstance(getattr(exc, "run_location", None), RunLocation):
             return exc
         scope = CURRENT_STEP.get()
-        location = RunLocation(self._ctx.run_id, scope.step or None, scope.node or None)
+        location = RunLocation(ctx.run_id, scope.step or None, scope.node or None)
         if isinstance(exc, FlowAgentsError):
             exc.add_note(f"during {location}")
             exc.run_location = location  # type: ignore[attr-defined]
@@ -761,7 +765,7 @@ class Runner:
     def _finish(
         self, scope: Scope, outcome: _Outcome, status: RunStatus, error: Exception | None = None
     ) -> None:
-        ctx = self._ctx
+        ctx = scope.run.ctx
         if not ctx.sinks:
             return
         current = CURRENT_STEP.get()

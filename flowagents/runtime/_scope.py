@@ -7,13 +7,25 @@ scope is also the ``GuardContext`` the graph's guards read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowagents.agents._conversable import ConversableAgent, to_oai_dict
 from flowagents.messages import Message
+from flowagents.runtime._context import IDLE_CONTEXT, RunContext
 
 if TYPE_CHECKING:
     from flowagents.graph import CompiledGraph
+
+
+@dataclass(slots=True)
+class RunState:
+    """What one run keeps for itself, shared by all its conversations.
+
+    Kept per run, not on the Runner: two runs of one Runner may be in flight at once.
+    """
+
+    ctx: RunContext
 
 
 class Scope:
@@ -33,6 +45,7 @@ class Scope:
         "observers",
         "parent",
         "prefix",
+        "run",
         "step_no",
         "transcript",
         "uncounted",
@@ -47,6 +60,7 @@ class Scope:
         *,
         prefix: str = "",
         views: dict[str, list[dict[str, Any]]] | None = None,
+        run: RunState | None = None,
     ) -> None:
         # ``agents`` and ``keys`` are kept, not copied: nothing changes them once a
         # conversation starts, so the branches of a fan-out all share their parent's.
@@ -54,6 +68,7 @@ class Scope:
         self.agents = agents
         self.keys = keys
         self.prefix = prefix
+        self.run = run or RunState(IDLE_CONTEXT)
         self.branch = False
         self.parent: Scope | None = None
         self.fork_at = 0
@@ -152,7 +167,7 @@ class Scope:
 
     def fork(self, prefix: str) -> Scope:
         """A copy for a parallel branch: same history so far, its own future."""
-        branch = Scope(self.graph, self.agents, self.keys, prefix=prefix, views={})
+        branch = Scope(self.graph, self.agents, self.keys, prefix=prefix, views={}, run=self.run)
         branch.branch = True
         branch.parent = self
         branch.fork_at = len(self.transcript)
