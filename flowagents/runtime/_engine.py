@@ -191,8 +191,6 @@ class Runner:
         self._seed = seed
         self.manifest = dict(manifest or {})
         self._observers = tuple(observers)
-        self._clients: dict[tuple[int, str], ModelClient] = {}
-        self._selectors: dict[int, SpeakerSelector] = {}
         self._plans: dict[int, _Plan] = {}
 
     # -- public ------------------------------------------------------------------------------
@@ -230,9 +228,10 @@ class Runner:
         run_token = CURRENT_RUN.set(ctx)
         step_token = CURRENT_STEP.set(StepScope(prefix.rstrip(".") or "0"))
         graph = self.graph
-        agents = self._resolve_agents(graph)
+        run = RunState(ctx)
+        agents = self._resolve_agents(graph, run)
         keys = self._keys(graph, agents, self._hub)
-        scope = Scope(graph, agents, keys, prefix=prefix, run=RunState(ctx))
+        scope = Scope(graph, agents, keys, prefix=prefix, run=run)
         scope.observers = self._observers
         summary = ""
         outcome = _NO_TASK
@@ -331,7 +330,7 @@ class Runner:
 
     # -- setting up --------------------------------------------------------------------------
 
-    def _resolve_agents(self, graph: CompiledGraph) -> dict[str, ConversableAgent]:
+    def _resolve_agents(self, graph: CompiledGraph, run: RunState) -> dict[str, ConversableAgent]:
         agents: dict[str, ConversableAgent] = {}
         for name, node in graph.nodes.items():
             if node.kind != "agent":
@@ -346,7 +345,7 @@ class Runner:
                         "agent bound to it",
                         where=RunLocation(node=name),
                     )
-                bound = build_agent(node.agent, lambda name: self._client_for(name, graph))
+                bound = build_agent(node.agent, lambda name: self._client_for(name, graph, run))
             if not isinstance(bound, ConversableAgent):
                 raise RunError(
                     f"node {name!r} is bound to {bound!r}, which is not a ConversableAgent",
@@ -355,14 +354,14 @@ class Runner:
             agents[name] = bound
         return agents
 
-    def _client_for(self, model_name: str, graph: CompiledGraph) -> ModelClient:
-        """One client per named model config, shared by the agents that name it.
+    def _client_for(self, model_name: str, graph: CompiledGraph, run: RunState) -> ModelClient:
+        """One client per named model config and run, shared by the agents that name it.
 
         A subgroup's own models come first, then the enclosing (root) graph's.
         """
         owner = graph if model_name in graph.models else self.graph
         key = (id(owner), model_name)
-        client = self._clients.get(key)
+        client = run.clients.get(key)
         if client is None:
             from flowagents.agents._factory import client_from_spec
 
@@ -373,7 +372,7 @@ class Runner:
                     f"(models: {', '.join(graph.models) or 'none'})"
                 )
             client = client_from_spec(spec)
-            self._clients[key] = client
+            run.clients[key] = client
         return client
 
     def _keys(
@@ -387,15 +386,15 @@ class Runner:
         shared = hub or _Hub(graph.name, graph.spec.description)
         return dict.fromkeys(names, shared)
 
-    def _selector(self, graph: CompiledGraph) -> SpeakerSelector:
-        selector = self._selectors.get(id(graph))
+    def _selector(self, graph: CompiledGraph, run: RunState) -> SpeakerSelector:
+        selector = run.selectors.get(id(graph))
         if selector is None:
             spec = graph.selector
             # The runner's selector client overrides the top graph's selector model; a
             # subgroup chooses with its own and inherits the runner's only when it has none.
             client = self._selector_client if graph is self.graph else None
             if client is None and spec.model is not None:
-                client = self._client_for(spec.model, graph)
+                client = self._client_for(spec.model, graph, run)
             if client is None:
                 client = self._selector_client
             selector = SpeakerSelector(
@@ -409,7 +408,7 @@ class Runner:
                 seed=self._seed,
                 input_provider=self._selector_input,
             )
-            self._selectors[id(graph)] = selector
+            run.selectors[id(graph)] = selector
         return selector
 
     # -- the loop ----------------------------------------------------------------------------
@@ -561,7 +560,8 @@ class Runner:
     async def _select(
         self, scope: Scope, current: str, candidates: list[str], step: str
     ) -> str | None:
-        selection = await self._selector(scope.graph).select(scope, current, candidates)
+        selector = self._selector(scope.graph, scope.run)
+        selection = await selector.select(scope, current, candidates)
         ctx = scope.run.ctx
         if ctx.sinks:
             ctx.emit(
@@ -678,7 +678,7 @@ class Runner:
         sub = node.subgraph
         assert sub is not None
         hub = _Hub(node.name, node.description)
-        agents = self._resolve_agents(sub)
+        agents = self._resolve_agents(sub, scope.run)
         keys = self._keys(sub, agents, hub)
         child = Scope(sub, agents, keys, prefix=f"{step}/{node.name}.", run=scope.run)
         task = scope.last_message.text if scope.last_message else ""
@@ -711,7 +711,7 @@ class Runner:
                 f"subgroup {graph.name!r} asks for a reflection summary but names no model "
                 "(set selector.model in the subgroup graph)"
             )
-        client = self._client_for(model, graph)
+        client = self._client_for(model, graph, scope.run)
         wire = [
             {"role": "user", "content": f"{m.name or m.role}: {m.text}"} for m in scope.transcript
         ]

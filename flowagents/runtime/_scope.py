@@ -7,7 +7,7 @@ scope is also the ``GuardContext`` the graph's guards read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowagents.agents._conversable import ConversableAgent, to_oai_dict
@@ -16,16 +16,21 @@ from flowagents.runtime._context import IDLE_CONTEXT, RunContext
 
 if TYPE_CHECKING:
     from flowagents.graph import CompiledGraph
+    from flowagents.models import ModelClient
+    from flowagents.runtime._selector import SpeakerSelector
 
 
 @dataclass(slots=True)
 class RunState:
     """What one run keeps for itself, shared by all its conversations.
 
-    Kept per run, not on the Runner: two runs of one Runner may be in flight at once.
+    Kept per run, not on the Runner: two runs of one Runner may be in flight at once, and a
+    scripted client or a seeded selector must start afresh for each run.
     """
 
     ctx: RunContext
+    clients: dict[tuple[int, str], ModelClient] = field(default_factory=dict)
+    selectors: dict[int, SpeakerSelector] = field(default_factory=dict)
 
 
 class Scope:
