@@ -433,7 +433,10 @@ class Runner:
         stop = self._termination(self._plan(scope.graph), scope, sender, message)
         if stop is not None:
             return stop
-        return await self._next(scope, sender, step)
+        following = await self._next(scope, sender, step)
+        if isinstance(following, _Outcome) and following.join is not None:
+            return following.join
+        return following
 
     def _plan(self, graph: CompiledGraph) -> _Plan:
         plan = self._plans.get(id(graph))
@@ -503,7 +506,13 @@ class Runner:
             else:
                 chosen = await self._next(scope, current, step)
                 if isinstance(chosen, _Outcome):
-                    return chosen
+                    if chosen.join is None:
+                        return chosen
+                    # The join of a fan-out this conversation ran speaks next, even in a
+                    # branch: a branch stops only at its own join, reached by a plain edge.
+                    via = current
+                    current = chosen.join
+                    continue
                 following = chosen
             if branch and nodes[following].join is not None:
                 return _Outcome("joined", node=current, join=following)
@@ -528,7 +537,10 @@ class Runner:
         return None
 
     async def _next(self, scope: Scope, current: str, step: str) -> str | _Outcome:
-        """The node that speaks after ``current``, running any fan-out on the way."""
+        """The node that speaks after ``current``, running any fan-out on the way.
+
+        After a fan-out, an outcome whose ``join`` names the join that speaks next.
+        """
         graph = scope.graph
         edges = graph.successors(current, scope)
         nodes = graph.nodes
@@ -582,8 +594,11 @@ class Runner:
 
     async def _fan_out(
         self, scope: Scope, source: str, edges: Sequence[CompiledEdge], step: str
-    ) -> str | _Outcome:
-        """Run each parallel edge's branch concurrently; merge them where they join."""
+    ) -> _Outcome:
+        """Run each parallel edge's branch concurrently; merge them where they join.
+
+        The outcome is ``fanned_in`` at the join, or how a branch ended the conversation.
+        """
         branches: list[Scope] = []
         tasks: list[asyncio.Task[_Outcome]] = []
         start_task = asyncio.get_running_loop().create_task  # no ensure_future checks per branch
@@ -640,9 +655,7 @@ class Runner:
             return self._restated(ended, scope)
         joins = {o.join for o in outcomes}
         if len(joins) == 1:
-            join = joins.pop()
-            assert join is not None
-            return join
+            return _Outcome("fanned_in", node=source, join=joins.pop())
         raise RunError(
             f"the branches from {source!r} ended in different places: "
             + ", ".join(o.join or o.reason for o in outcomes),

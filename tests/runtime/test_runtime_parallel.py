@@ -125,3 +125,31 @@ def test_an_error_in_a_subgroups_branch_is_located_at_the_branchs_step() -> None
         ("error", "3/team.2/bad.1", "bad"),
         ("terminated", "3/team.2/bad.1", "bad"),
     ]
+
+
+def test_a_fan_out_inside_a_branch_runs_its_own_join_then_goes_on() -> None:
+    builder = GraphBuilder("nested")
+    for name in ["s", "a", "b", "a1", "a2", "aj", "j", "end"]:
+        builder.agent(_said(name, f"{name} r"), join="all" if name in ("aj", "j") else None)
+    graph = (
+        builder.fan_out("s", ["a", "b"])
+        .fan_out("a", ["a1", "a2"])
+        .edge("a1", "aj")
+        .edge("a2", "aj")
+        .edge("aj", "j")
+        .edge("b", "j")
+        .edge("j", "end")
+        .start("s")
+        .terminate(keyword=None, terminal=["end"])
+        .compile()
+    )
+    events: list[Event] = []
+
+    result = Runner(graph, sinks=[events.append]).run("go")
+
+    assert (result.status, result.reason) == ("completed", "terminal_node")
+    assert [m.name for m in result.messages] == [
+        "user", "s", "a", "a1", "a2", "aj", "b", "j", "end"
+    ]  # fmt: skip
+    steps = {e.node: e.step for e in events if e.kind == "node_entered"}
+    assert (steps["a1"], steps["aj"], steps["j"]) == ("2/a.1/a1.1", "2/a.2", "3")
