@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flowagents.agents._builtin_replies import reply_to_message
 from flowagents.agents._conversable import Agent, ConversableAgent, to_oai_dict
-from flowagents.errors import FlowAgentsError, HumanInputNeeded, RunError, RunLocation
+from flowagents.errors import (
+    ConfigError,
+    FlowAgentsError,
+    HumanInputNeeded,
+    RunError,
+    RunLocation,
+)
 from flowagents.events import (
     ErrorRaised,
     Event,
@@ -46,7 +52,7 @@ from flowagents.runtime._scope import RunState, Scope
 from flowagents.runtime._selector import SelectionMethod, SpeakerSelector
 
 if TYPE_CHECKING:
-    from flowagents.graph import CompiledEdge, CompiledGraph, CompiledNode
+    from flowagents.graph import AgentSpec, CompiledEdge, CompiledGraph, CompiledNode
 
 RunStatus = Literal["completed", "failed", "cancelled", "waiting_for_human"]
 
@@ -228,11 +234,6 @@ class Runner:
         run_token = CURRENT_RUN.set(ctx)
         step_token = CURRENT_STEP.set(StepScope(prefix.rstrip(".") or "0"))
         graph = self.graph
-        run = RunState(ctx)
-        agents = self._resolve_agents(graph, run)
-        keys = self._keys(graph, agents, self._hub)
-        scope = Scope(graph, agents, keys, prefix=prefix, run=run)
-        scope.observers = self._observers
         summary = ""
         outcome = _NO_TASK
         status: RunStatus = "completed"
@@ -247,6 +248,8 @@ class Runner:
                 )
             )
         try:
+            # Agents are built once the run is recorded: one that cannot be built fails it.
+            scope = self._root_scope(RunState(ctx), prefix)
             for message in preamble:
                 step = scope.next_step()
                 self._emit_message(ctx, scope, step, message.name or "", message)
@@ -262,22 +265,22 @@ class Runner:
                 summary = await finalize(scope.transcript)
             elif scope.last_message is not None:
                 summary = scope.last_message.text
-            self._finish(scope, outcome, status)
+            self._finish(ctx, outcome, status)
         except HumanInputNeeded as pause:
             if ctx.parent is not None:
                 raise
             outcome = _Outcome("waiting_for_human", pause.prompt, node=pause.agent)
             status = "waiting_for_human"
-            self._finish(scope, outcome, status)
+            self._finish(ctx, outcome, status)
         except asyncio.CancelledError:
-            self._finish(scope, _Outcome("cancelled"), "cancelled")
+            self._finish(ctx, _Outcome("cancelled"), "cancelled")
             raise
         except KeyboardInterrupt:
-            self._finish(scope, _Outcome("cancelled"), "cancelled")
+            self._finish(ctx, _Outcome("cancelled"), "cancelled")
             raise
         except Exception as exc:
             error = self._located(exc, ctx)
-            self._finish(scope, _Outcome("error", str(error)), "failed", error=error)
+            self._finish(ctx, _Outcome("error", str(error)), "failed", error=error)
             if error is exc:
                 raise
             raise error from exc
@@ -330,6 +333,14 @@ class Runner:
 
     # -- setting up --------------------------------------------------------------------------
 
+    def _root_scope(self, run: RunState, prefix: str) -> Scope:
+        """The conversation of the runner's own graph, its agents built for ``run``."""
+        agents = self._resolve_agents(self.graph, run)
+        keys = self._keys(self.graph, agents, self._hub)
+        scope = Scope(self.graph, agents, keys, prefix=prefix, run=run)
+        scope.observers = self._observers
+        return scope
+
     def _resolve_agents(self, graph: CompiledGraph, run: RunState) -> dict[str, ConversableAgent]:
         agents: dict[str, ConversableAgent] = {}
         for name, node in graph.nodes.items():
@@ -337,15 +348,13 @@ class Runner:
                 continue
             bound = self._agent_overrides.get(name) or graph.bindings.get(name)
             if bound is None:
-                from flowagents.agents._factory import build_agent
-
                 if node.agent is None:
                     raise RunError(
                         f"node {name!r} of graph {graph.name!r} has no agent spec and no live "
                         "agent bound to it",
                         where=RunLocation(node=name),
                     )
-                bound = build_agent(node.agent, lambda name: self._client_for(name, graph, run))
+                bound = self._build(node.agent, graph, run)
             if not isinstance(bound, ConversableAgent):
                 raise RunError(
                     f"node {name!r} is bound to {bound!r}, which is not a ConversableAgent",
@@ -353,6 +362,19 @@ class Runner:
                 )
             agents[name] = bound
         return agents
+
+    def _build(self, spec: AgentSpec, graph: CompiledGraph, run: RunState) -> ConversableAgent:
+        """The live agent for ``spec``; a configuration error names the agent and the graph."""
+        from flowagents.agents._factory import build_agent
+
+        try:
+            return build_agent(spec, lambda name: self._client_for(name, graph, run))
+        except ConfigError as exc:
+            origin = f" ({graph.source})" if graph.source else ""
+            raise ConfigError(
+                f"cannot build agent {spec.name!r} of graph {graph.name!r}{origin}: {exc}",
+                where=RunLocation(node=spec.name),
+            ) from exc
 
     def _client_for(self, model_name: str, graph: CompiledGraph, run: RunState) -> ModelClient:
         """One client per named model config and run, shared by the agents that name it.
@@ -776,9 +798,8 @@ class Runner:
         return error
 
     def _finish(
-        self, scope: Scope, outcome: _Outcome, status: RunStatus, error: Exception | None = None
+        self, ctx: RunContext, outcome: _Outcome, status: RunStatus, error: Exception | None = None
     ) -> None:
-        ctx = scope.run.ctx
         if not ctx.sinks:
             return
         current = CURRENT_STEP.get()
