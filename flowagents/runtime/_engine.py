@@ -96,7 +96,6 @@ class _Plan:
     keyword: str | None
     terminal: frozenset[str]
     max_turns: int | None
-    token_budget: int | None
     is_termination_msg: Callable[[dict[str, Any]], bool] | None
     joins_any: bool
     ends: frozenset[str]
@@ -133,7 +132,6 @@ class _Plan:
             keyword=term.keyword,
             terminal=frozenset(term.terminal) or _NO_NAMES,
             max_turns=max_turns,
-            token_budget=term.token_budget,
             is_termination_msg=root._is_termination_msg if root is not None else None,
             joins_any=any(node.join == "any" for node in graph.nodes.values()),
             ends=frozenset(name for name in graph.nodes if not graph.out_edges(name)) or _NO_NAMES,
@@ -339,6 +337,9 @@ class Runner:
         keys = self._keys(self.graph, agents, self._hub)
         scope = Scope(self.graph, agents, keys, prefix=prefix, run=run)
         scope.observers = self._observers
+        budget = self.graph.termination.token_budget
+        if budget is not None:
+            scope.budgets = ((budget, run.ctx.usage.total),)
         return scope
 
     def _resolve_agents(self, graph: CompiledGraph, run: RunState) -> dict[str, ConversableAgent]:
@@ -554,8 +555,16 @@ class Runner:
         counted = len(scope.transcript) - scope.uncounted
         if plan.max_turns is not None and counted >= plan.max_turns:
             return _Outcome("max_turns", f"{counted} messages", node=node)
-        if plan.token_budget is not None and scope.run.ctx.usage.total >= plan.token_budget:
-            return _Outcome("token_budget", f"{scope.run.ctx.usage.total} tokens", node=node)
+        if scope.budgets:
+            return self._over_budget(scope, node)
+        return None
+
+    def _over_budget(self, scope: Scope, node: str | None) -> _Outcome | None:
+        """``token_budget`` when this conversation or one it is nested in spent its budget."""
+        spent = scope.run.ctx.usage.total
+        for budget, start in scope.budgets:
+            if spent - start >= budget:
+                return _Outcome("token_budget", f"{spent - start} tokens", node=node)
         return None
 
     async def _next(self, scope: Scope, current: str, step: str) -> str | _Outcome:
@@ -704,8 +713,7 @@ class Runner:
             counted = len(scope.transcript) - scope.uncounted
             return _Outcome("max_turns", f"{counted} messages", node=outcome.node)
         if outcome.reason == "token_budget":
-            spent = scope.run.ctx.usage.total
-            return _Outcome("token_budget", f"{spent} tokens", node=outcome.node)
+            return self._over_budget(scope, outcome.node) or outcome
         return outcome
 
     async def _run_subgroup(self, scope: Scope, node: CompiledNode, step: str) -> Message:
@@ -716,6 +724,9 @@ class Runner:
         agents = self._resolve_agents(sub, scope.run)
         keys = self._keys(sub, agents, hub)
         child = Scope(sub, agents, keys, prefix=f"{step}/{node.name}.", run=scope.run)
+        budget = sub.termination.token_budget
+        own = ((budget, scope.run.ctx.usage.total),) if budget is not None else ()
+        child.budgets = scope.budgets + own
         task = scope.last_message.text if scope.last_message else ""
         opening = Message(role="user", name=scope.last_speaker or "user", content=task)
         child_step = child.next_step()

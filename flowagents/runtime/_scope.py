@@ -39,6 +39,7 @@ class Scope:
     __slots__ = (
         "agents",
         "branch",
+        "budgets",
         "counters",
         "fork_at",
         "fork_counts",
@@ -75,6 +76,9 @@ class Scope:
         self.prefix = prefix
         self.run = run or RunState(IDLE_CONTEXT)
         self.branch = False
+        # (token budget, run's spending when its conversation began), outermost first: a
+        # subgroup counts only its own spending against its budget, and its parents' too.
+        self.budgets: tuple[tuple[int, int], ...] = ()
         self.parent: Scope | None = None
         self.fork_at = 0
         self.fork_counts: Sequence[int] = ()
@@ -174,6 +178,7 @@ class Scope:
         """A copy for a parallel branch: same history so far, its own future."""
         branch = Scope(self.graph, self.agents, self.keys, prefix=prefix, views={}, run=self.run)
         branch.branch = True
+        branch.budgets = self.budgets
         branch.parent = self
         branch.fork_at = len(self.transcript)
         branch.uncounted = self.uncounted
