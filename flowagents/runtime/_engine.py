@@ -124,7 +124,7 @@ class _Plan:
                 choices[name] = (list(by_target), by_target)
         term = graph.termination
         max_turns = term.max_turns
-        if root is not None and root._max_turns:
+        if root is not None and root._max_turns is not None:
             max_turns = root._max_turns
         return cls(
             simple=simple,
@@ -181,6 +181,8 @@ class Runner:
         manifest: Mapping[str, Any] | None = None,
         observers: Sequence[list[dict[str, Any]]] = (),
     ) -> None:
+        if max_turns is not None and max_turns < 1:
+            raise ConfigError(f"max_turns must be at least 1, got {max_turns}")
         self.graph = graph
         self._agent_overrides = dict(agents or {})
         self._hub = hub

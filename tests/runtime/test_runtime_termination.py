@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from runtime_helpers import agent, ending, of_kind, pair, speakers
 
 from flowagents import ConversableAgent, GraphBuilder, Runner, ScriptedModel
+from flowagents.errors import ConfigError
 from flowagents.events import Event, MessageSent, Terminated
 from flowagents.graph import CompiledGraph, graph_from_transitions
 from flowagents.runtime import RunResult
@@ -272,3 +274,9 @@ def test_a_subgroups_token_budget_counts_only_its_own_spending() -> None:
 
     assert result.messages[2].metadata == {"subgroup_reason": "max_turns"}
     assert result.reason == "terminal_node"
+
+
+@pytest.mark.parametrize("max_turns", [0, -3])
+def test_runner_max_turns_below_one_is_refused(max_turns: int) -> None:
+    with pytest.raises(ConfigError, match="max_turns must be at least 1"):
+        Runner(_loop(keyword=None, max_turns=10), max_turns=max_turns)
