@@ -27,7 +27,8 @@ def run(
     task: Annotated[str, typer.Option("--task", "-t", help="The task: the first message.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
     max_turns: Annotated[
-        int | None, typer.Option(help="Stop after this many messages (overrides the file).")
+        int | None,
+        typer.Option(min=1, help="Stop after this many messages (overrides the file)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for random speaker selection.")] = 0,
     run_id: Annotated[str | None, typer.Option(help="Use this run id.")] = None,

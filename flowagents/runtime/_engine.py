@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flowagents.agents._builtin_replies import reply_to_message
 from flowagents.agents._conversable import Agent, ConversableAgent, to_oai_dict
-from flowagents.errors import FlowAgentsError, HumanInputNeeded, RunError, RunLocation
+from flowagents.errors import (
+    ConfigError,
+    FlowAgentsError,
+    HumanInputNeeded,
+    RunError,
+    RunLocation,
+)
 from flowagents.events import (
     ErrorRaised,
     Event,
@@ -34,7 +40,6 @@ from flowagents.models import ModelClient, ModelRequest
 from flowagents.runtime._context import (
     CURRENT_RUN,
     CURRENT_STEP,
-    IDLE_CONTEXT,
     OBSERVERS,
     EventSink,
     InputProvider,
@@ -43,11 +48,11 @@ from flowagents.runtime._context import (
     StepScope,
     new_run_id,
 )
-from flowagents.runtime._scope import Scope
+from flowagents.runtime._scope import RunState, Scope
 from flowagents.runtime._selector import SelectionMethod, SpeakerSelector
 
 if TYPE_CHECKING:
-    from flowagents.graph import CompiledEdge, CompiledGraph, CompiledNode
+    from flowagents.graph import AgentSpec, CompiledEdge, CompiledGraph, CompiledNode
 
 RunStatus = Literal["completed", "failed", "cancelled", "waiting_for_human"]
 
@@ -91,7 +96,6 @@ class _Plan:
     keyword: str | None
     terminal: frozenset[str]
     max_turns: int | None
-    token_budget: int | None
     is_termination_msg: Callable[[dict[str, Any]], bool] | None
     joins_any: bool
     ends: frozenset[str]
@@ -120,7 +124,7 @@ class _Plan:
                 choices[name] = (list(by_target), by_target)
         term = graph.termination
         max_turns = term.max_turns
-        if root is not None and root._max_turns:
+        if root is not None and root._max_turns is not None:
             max_turns = root._max_turns
         return cls(
             simple=simple,
@@ -128,7 +132,6 @@ class _Plan:
             keyword=term.keyword,
             terminal=frozenset(term.terminal) or _NO_NAMES,
             max_turns=max_turns,
-            token_budget=term.token_budget,
             is_termination_msg=root._is_termination_msg if root is not None else None,
             joins_any=any(node.join == "any" for node in graph.nodes.values()),
             ends=frozenset(name for name in graph.nodes if not graph.out_edges(name)) or _NO_NAMES,
@@ -178,6 +181,8 @@ class Runner:
         manifest: Mapping[str, Any] | None = None,
         observers: Sequence[list[dict[str, Any]]] = (),
     ) -> None:
+        if max_turns is not None and max_turns < 1:
+            raise ConfigError(f"max_turns must be at least 1, got {max_turns}")
         self.graph = graph
         self._agent_overrides = dict(agents or {})
         self._hub = hub
@@ -192,10 +197,7 @@ class Runner:
         self._seed = seed
         self.manifest = dict(manifest or {})
         self._observers = tuple(observers)
-        self._clients: dict[tuple[int, str], ModelClient] = {}
-        self._selectors: dict[int, SpeakerSelector] = {}
         self._plans: dict[int, _Plan] = {}
-        self._ctx: RunContext = IDLE_CONTEXT  # the run's own, from arun() on
 
     # -- public ------------------------------------------------------------------------------
 
@@ -229,13 +231,9 @@ class Runner:
             if self._input_provider is not None:
                 ctx.input_provider = self._input_provider
             prefix = f"{CURRENT_STEP.get().step}/{self.graph.name}."
-        self._ctx = ctx
         run_token = CURRENT_RUN.set(ctx)
         step_token = CURRENT_STEP.set(StepScope(prefix.rstrip(".") or "0"))
         graph = self.graph
-        agents = self._resolve_agents(graph)
-        scope = Scope(graph, agents, self._keys(graph, agents, self._hub), prefix=prefix)
-        scope.observers = self._observers
         summary = ""
         outcome = _NO_TASK
         status: RunStatus = "completed"
@@ -250,9 +248,11 @@ class Runner:
                 )
             )
         try:
+            # Agents are built once the run is recorded: one that cannot be built fails it.
+            scope = self._root_scope(RunState(ctx), prefix)
             for message in preamble:
                 step = scope.next_step()
-                self._emit_message(scope, step, message.name or "", message)
+                self._emit_message(ctx, scope, step, message.name or "", message)
                 scope.deliver(message, None, observed=False)
                 scope.uncounted += 1
             if task is not None:
@@ -265,22 +265,22 @@ class Runner:
                 summary = await finalize(scope.transcript)
             elif scope.last_message is not None:
                 summary = scope.last_message.text
-            self._finish(scope, outcome, status)
+            self._finish(ctx, outcome, status)
         except HumanInputNeeded as pause:
             if ctx.parent is not None:
                 raise
             outcome = _Outcome("waiting_for_human", pause.prompt, node=pause.agent)
             status = "waiting_for_human"
-            self._finish(scope, outcome, status)
+            self._finish(ctx, outcome, status)
         except asyncio.CancelledError:
-            self._finish(scope, _Outcome("cancelled"), "cancelled")
+            self._finish(ctx, _Outcome("cancelled"), "cancelled")
             raise
         except KeyboardInterrupt:
-            self._finish(scope, _Outcome("cancelled"), "cancelled")
+            self._finish(ctx, _Outcome("cancelled"), "cancelled")
             raise
         except Exception as exc:
-            error = self._located(exc)
-            self._finish(scope, _Outcome("error", str(error)), "failed", error=error)
+            error = self._located(exc, ctx)
+            self._finish(ctx, _Outcome("error", str(error)), "failed", error=error)
             if error is exc:
                 raise
             raise error from exc
@@ -333,22 +333,31 @@ class Runner:
 
     # -- setting up --------------------------------------------------------------------------
 
-    def _resolve_agents(self, graph: CompiledGraph) -> dict[str, ConversableAgent]:
+    def _root_scope(self, run: RunState, prefix: str) -> Scope:
+        """The conversation of the runner's own graph, its agents built for ``run``."""
+        agents = self._resolve_agents(self.graph, run)
+        keys = self._keys(self.graph, agents, self._hub)
+        scope = Scope(self.graph, agents, keys, prefix=prefix, run=run)
+        scope.observers = self._observers
+        budget = self.graph.termination.token_budget
+        if budget is not None:
+            scope.budgets = ((budget, run.ctx.usage.total),)
+        return scope
+
+    def _resolve_agents(self, graph: CompiledGraph, run: RunState) -> dict[str, ConversableAgent]:
         agents: dict[str, ConversableAgent] = {}
         for name, node in graph.nodes.items():
             if node.kind != "agent":
                 continue
             bound = self._agent_overrides.get(name) or graph.bindings.get(name)
             if bound is None:
-                from flowagents.agents._factory import build_agent
-
                 if node.agent is None:
                     raise RunError(
                         f"node {name!r} of graph {graph.name!r} has no agent spec and no live "
                         "agent bound to it",
                         where=RunLocation(node=name),
                     )
-                bound = build_agent(node.agent, lambda name: self._client_for(name, graph))
+                bound = self._build(node.agent, graph, run)
             if not isinstance(bound, ConversableAgent):
                 raise RunError(
                     f"node {name!r} is bound to {bound!r}, which is not a ConversableAgent",
@@ -357,14 +366,27 @@ class Runner:
             agents[name] = bound
         return agents
 
-    def _client_for(self, model_name: str, graph: CompiledGraph) -> ModelClient:
-        """One client per named model config, shared by the agents that name it.
+    def _build(self, spec: AgentSpec, graph: CompiledGraph, run: RunState) -> ConversableAgent:
+        """The live agent for ``spec``; a configuration error names the agent and the graph."""
+        from flowagents.agents._factory import build_agent
+
+        try:
+            return build_agent(spec, lambda name: self._client_for(name, graph, run))
+        except ConfigError as exc:
+            origin = f" ({graph.source})" if graph.source else ""
+            raise ConfigError(
+                f"cannot build agent {spec.name!r} of graph {graph.name!r}{origin}: {exc}",
+                where=RunLocation(node=spec.name),
+            ) from exc
+
+    def _client_for(self, model_name: str, graph: CompiledGraph, run: RunState) -> ModelClient:
+        """One client per named model config and run, shared by the agents that name it.
 
         A subgroup's own models come first, then the enclosing (root) graph's.
         """
         owner = graph if model_name in graph.models else self.graph
         key = (id(owner), model_name)
-        client = self._clients.get(key)
+        client = run.clients.get(key)
         if client is None:
             from flowagents.agents._factory import client_from_spec
 
@@ -375,7 +397,7 @@ class Runner:
                     f"(models: {', '.join(graph.models) or 'none'})"
                 )
             client = client_from_spec(spec)
-            self._clients[key] = client
+            run.clients[key] = client
         return client
 
     def _keys(
@@ -389,15 +411,15 @@ class Runner:
         shared = hub or _Hub(graph.name, graph.spec.description)
         return dict.fromkeys(names, shared)
 
-    def _selector(self, graph: CompiledGraph) -> SpeakerSelector:
-        selector = self._selectors.get(id(graph))
+    def _selector(self, graph: CompiledGraph, run: RunState) -> SpeakerSelector:
+        selector = run.selectors.get(id(graph))
         if selector is None:
             spec = graph.selector
             # The runner's selector client overrides the top graph's selector model; a
             # subgroup chooses with its own and inherits the runner's only when it has none.
             client = self._selector_client if graph is self.graph else None
             if client is None and spec.model is not None:
-                client = self._client_for(spec.model, graph)
+                client = self._client_for(spec.model, graph, run)
             if client is None:
                 client = self._selector_client
             selector = SpeakerSelector(
@@ -411,7 +433,7 @@ class Runner:
                 seed=self._seed,
                 input_provider=self._selector_input,
             )
-            self._selectors[id(graph)] = selector
+            run.selectors[id(graph)] = selector
         return selector
 
     # -- the loop ----------------------------------------------------------------------------
@@ -429,14 +451,17 @@ class Runner:
             message = message.model_copy(update={"name": "user"})
         step = scope.next_step()
         CURRENT_STEP.set(StepScope(step, sender or ""))
-        self._emit_message(scope, step, sender or message.name or "user", message)
+        self._emit_message(scope.run.ctx, scope, step, sender or message.name or "user", message)
         scope.deliver(message, sender)
         if sender is None:
             return scope.graph.start
         stop = self._termination(self._plan(scope.graph), scope, sender, message)
         if stop is not None:
             return stop
-        return await self._next(scope, sender, step)
+        following = await self._next(scope, sender, step)
+        if isinstance(following, _Outcome) and following.join is not None:
+            return following.join
+        return following
 
     def _plan(self, graph: CompiledGraph) -> _Plan:
         plan = self._plans.get(id(graph))
@@ -447,7 +472,7 @@ class Runner:
 
     async def _converse(self, scope: Scope, current: str, *, via: str | None) -> _Outcome:
         """Take turns from ``current`` until the conversation ends (or a branch joins)."""
-        ctx = self._ctx
+        ctx = scope.run.ctx
         graph = scope.graph
         nodes = graph.nodes
         plan = self._plan(graph)
@@ -483,7 +508,7 @@ class Runner:
                     message.metadata["exit_code"] = turn.code_exit_code
             scope.deliver(message, current)
             if ctx.sinks:
-                self._emit_message(scope, step, current, message, plan)
+                self._emit_message(ctx, scope, step, current, message, plan)
                 ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
             stop = self._termination(plan, scope, current, message)
             if stop is not None:
@@ -506,7 +531,13 @@ class Runner:
             else:
                 chosen = await self._next(scope, current, step)
                 if isinstance(chosen, _Outcome):
-                    return chosen
+                    if chosen.join is None:
+                        return chosen
+                    # The join of a fan-out this conversation ran speaks next, even in a
+                    # branch: a branch stops only at its own join, reached by a plain edge.
+                    via = current
+                    current = chosen.join
+                    continue
                 following = chosen
             if branch and nodes[following].join is not None:
                 return _Outcome("joined", node=current, join=following)
@@ -526,12 +557,23 @@ class Runner:
         counted = len(scope.transcript) - scope.uncounted
         if plan.max_turns is not None and counted >= plan.max_turns:
             return _Outcome("max_turns", f"{counted} messages", node=node)
-        if plan.token_budget is not None and self._ctx.usage.total >= plan.token_budget:
-            return _Outcome("token_budget", f"{self._ctx.usage.total} tokens", node=node)
+        if scope.budgets:
+            return self._over_budget(scope, node)
+        return None
+
+    def _over_budget(self, scope: Scope, node: str | None) -> _Outcome | None:
+        """``token_budget`` when this conversation or one it is nested in spent its budget."""
+        spent = scope.run.ctx.usage.total
+        for budget, start in scope.budgets:
+            if spent - start >= budget:
+                return _Outcome("token_budget", f"{spent - start} tokens", node=node)
         return None
 
     async def _next(self, scope: Scope, current: str, step: str) -> str | _Outcome:
-        """The node that speaks after ``current``, running any fan-out on the way."""
+        """The node that speaks after ``current``, running any fan-out on the way.
+
+        After a fan-out, an outcome whose ``join`` names the join that speaks next.
+        """
         graph = scope.graph
         edges = graph.successors(current, scope)
         nodes = graph.nodes
@@ -563,8 +605,9 @@ class Runner:
     async def _select(
         self, scope: Scope, current: str, candidates: list[str], step: str
     ) -> str | None:
-        selection = await self._selector(scope.graph).select(scope, current, candidates)
-        ctx = self._ctx
+        selector = self._selector(scope.graph, scope.run)
+        selection = await selector.select(scope, current, candidates)
+        ctx = scope.run.ctx
         if ctx.sinks:
             ctx.emit(
                 SpeakerSelected(
@@ -584,8 +627,11 @@ class Runner:
 
     async def _fan_out(
         self, scope: Scope, source: str, edges: Sequence[CompiledEdge], step: str
-    ) -> str | _Outcome:
-        """Run each parallel edge's branch concurrently; merge them where they join."""
+    ) -> _Outcome:
+        """Run each parallel edge's branch concurrently; merge them where they join.
+
+        The outcome is ``fanned_in`` at the join, or how a branch ended the conversation.
+        """
         branches: list[Scope] = []
         tasks: list[asyncio.Task[_Outcome]] = []
         start_task = asyncio.get_running_loop().create_task  # no ensure_future checks per branch
@@ -593,7 +639,7 @@ class Runner:
             scope.count(edge.key)
             branch = scope.fork(f"{step}/{edge.target}.")
             branches.append(branch)
-            tasks.append(start_task(self._converse(branch, edge.target, via=source)))
+            tasks.append(start_task(self._branch(branch, edge.target, source)))
         try:
             if self._plan(scope.graph).joins_any:
                 done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -635,31 +681,59 @@ class Runner:
             for key, value in zip(added, values[forked:], strict=True):
                 counters[key] = counters.get(key, 0) + value
         scope.deliver_all(merged)  # every branch's messages, in branch order
+        # A branch that ended the conversation ends the run, whatever the others reached: the
+        # first such branch in declared order, so the reason is the same on every run.
+        ended = next((o for o in outcomes if o.join is None), None)
+        if ended is not None:
+            return self._restated(ended, scope)
         joins = {o.join for o in outcomes}
-        if len(joins) == 1 and None not in joins:
-            join = joins.pop()
-            assert join is not None
-            return join
-        if joins == {None}:
-            return outcomes[-1]
+        if len(joins) == 1:
+            return _Outcome("fanned_in", node=source, join=joins.pop())
         raise RunError(
             f"the branches from {source!r} ended in different places: "
             + ", ".join(o.join or o.reason for o in outcomes),
-            where=RunLocation(self._ctx.run_id, step, source),
+            where=RunLocation(scope.run.ctx.run_id, step, source),
         )
+
+    async def _branch(self, scope: Scope, start: str, source: str) -> _Outcome:
+        """One parallel branch, from ``start`` to its join.
+
+        An error is located here: the branch's step lives in the branch task's own context,
+        which the code awaiting the fan-out cannot see.
+        """
+        try:
+            return await self._converse(scope, start, via=source)
+        except Exception as exc:
+            error = self._located(exc, scope.run.ctx)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _restated(self, outcome: _Outcome, scope: Scope) -> _Outcome:
+        """``outcome`` of a branch, its counts taken again on the merged conversation."""
+        if outcome.reason == "max_turns":
+            counted = len(scope.transcript) - scope.uncounted
+            return _Outcome("max_turns", f"{counted} messages", node=outcome.node)
+        if outcome.reason == "token_budget":
+            return self._over_budget(scope, outcome.node) or outcome
+        return outcome
 
     async def _run_subgroup(self, scope: Scope, node: CompiledNode, step: str) -> Message:
         """Run a nested graph on the parent's last message; return its summary as a message."""
         sub = node.subgraph
         assert sub is not None
         hub = _Hub(node.name, node.description)
-        agents = self._resolve_agents(sub)
-        child = Scope(sub, agents, self._keys(sub, agents, hub), prefix=f"{step}/{node.name}.")
+        agents = self._resolve_agents(sub, scope.run)
+        keys = self._keys(sub, agents, hub)
+        child = Scope(sub, agents, keys, prefix=f"{step}/{node.name}.", run=scope.run)
+        budget = sub.termination.token_budget
+        own = ((budget, scope.run.ctx.usage.total),) if budget is not None else ()
+        child.budgets = scope.budgets + own
         task = scope.last_message.text if scope.last_message else ""
         opening = Message(role="user", name=scope.last_speaker or "user", content=task)
         child_step = child.next_step()
         CURRENT_STEP.set(StepScope(child_step, node.name))
-        self._emit_message(child, child_step, node.name, opening)
+        self._emit_message(scope.run.ctx, child, child_step, node.name, opening)
         child.deliver(opening, None)
         outcome = await self._converse(child, sub.start, via=None)
         CURRENT_STEP.set(StepScope(step, node.name))
@@ -685,12 +759,12 @@ class Runner:
                 f"subgroup {graph.name!r} asks for a reflection summary but names no model "
                 "(set selector.model in the subgroup graph)"
             )
-        client = self._client_for(model, graph)
+        client = self._client_for(model, graph, scope.run)
         wire = [
             {"role": "user", "content": f"{m.name or m.role}: {m.text}"} for m in scope.transcript
         ]
         wire.append({"role": "user", "content": REFLECTION_PROMPT})
-        response = await self._ctx.call_model(
+        response = await scope.run.ctx.call_model(
             client, ModelRequest(messages=wire), purpose="summary"
         )
         return response.message.text
@@ -698,9 +772,14 @@ class Runner:
     # -- events ------------------------------------------------------------------------------
 
     def _emit_message(
-        self, scope: Scope, step: str, sender: str, message: Message, plan: _Plan | None = None
+        self,
+        ctx: RunContext,
+        scope: Scope,
+        step: str,
+        sender: str,
+        message: Message,
+        plan: _Plan | None = None,
     ) -> None:
-        ctx = self._ctx
         if ctx.sinks:
             ctx.emit(
                 MessageSent(
@@ -713,28 +792,40 @@ class Runner:
                 )
             )
 
-    def _located(self, exc: Exception) -> Exception:
+    def _located(self, exc: Exception, ctx: RunContext) -> Exception:
+        """``exc`` with the run, step and node it came from (those of the step running now).
+
+        An error already located (in a branch, or in a run nested in this one) keeps its
+        place: that is where it happened.
+        """
+        if isinstance(getattr(exc, "run_location", None), RunLocation):
+            return exc
         scope = CURRENT_STEP.get()
-        location = RunLocation(self._ctx.run_id, scope.step or None, scope.node or None)
+        location = RunLocation(ctx.run_id, scope.step or None, scope.node or None)
         if isinstance(exc, FlowAgentsError):
             exc.add_note(f"during {location}")
             exc.run_location = location  # type: ignore[attr-defined]
             return exc
-        return RunError(f"{type(exc).__name__}: {exc}", where=location)
+        error = RunError(f"{type(exc).__name__}: {exc}", where=location)
+        error.run_location = location  # type: ignore[attr-defined]
+        return error
 
     def _finish(
-        self, scope: Scope, outcome: _Outcome, status: RunStatus, error: Exception | None = None
+        self, ctx: RunContext, outcome: _Outcome, status: RunStatus, error: Exception | None = None
     ) -> None:
-        ctx = self._ctx
         if not ctx.sinks:
             return
         current = CURRENT_STEP.get()
+        step, node = current.step, current.node
         if error is not None:
+            where = getattr(error, "run_location", None)
+            if isinstance(where, RunLocation):  # a branch's step, not the fan-out's
+                step, node = where.step or step, where.node or node
             ctx.emit(
                 ErrorRaised(
                     run_id=ctx.run_id,
-                    step=current.step,
-                    node=current.node,
+                    step=step,
+                    node=node,
                     code=getattr(error, "code", "FA000"),
                     error_type=type(error).__name__,
                     message=str(error),
@@ -743,15 +834,13 @@ class Runner:
         ctx.emit(
             Terminated(
                 run_id=ctx.run_id,
-                step=current.step,
-                node=outcome.node or current.node,
+                step=step,
+                node=outcome.node or node,
                 reason=outcome.reason,
                 detail=outcome.detail,
             )
         )
         if ctx.parent is None:
             ctx.emit(
-                RunFinished(
-                    run_id=ctx.run_id, step=current.step, status=status, reason=outcome.reason
-                )
+                RunFinished(run_id=ctx.run_id, step=step, status=status, reason=outcome.reason)
             )

@@ -7,13 +7,30 @@ scope is also the ``GuardContext`` the graph's guards read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowagents.agents._conversable import ConversableAgent, to_oai_dict
 from flowagents.messages import Message
+from flowagents.runtime._context import IDLE_CONTEXT, RunContext
 
 if TYPE_CHECKING:
     from flowagents.graph import CompiledGraph
+    from flowagents.models import ModelClient
+    from flowagents.runtime._selector import SpeakerSelector
+
+
+@dataclass(slots=True)
+class RunState:
+    """What one run keeps for itself, shared by all its conversations.
+
+    Kept per run, not on the Runner: two runs of one Runner may be in flight at once, and a
+    scripted client or a seeded selector must start afresh for each run.
+    """
+
+    ctx: RunContext
+    clients: dict[tuple[int, str], ModelClient] = field(default_factory=dict)
+    selectors: dict[int, SpeakerSelector] = field(default_factory=dict)
 
 
 class Scope:
@@ -22,6 +39,7 @@ class Scope:
     __slots__ = (
         "agents",
         "branch",
+        "budgets",
         "counters",
         "fork_at",
         "fork_counts",
@@ -33,6 +51,7 @@ class Scope:
         "observers",
         "parent",
         "prefix",
+        "run",
         "step_no",
         "transcript",
         "uncounted",
@@ -47,6 +66,7 @@ class Scope:
         *,
         prefix: str = "",
         views: dict[str, list[dict[str, Any]]] | None = None,
+        run: RunState | None = None,
     ) -> None:
         # ``agents`` and ``keys`` are kept, not copied: nothing changes them once a
         # conversation starts, so the branches of a fan-out all share their parent's.
@@ -54,7 +74,11 @@ class Scope:
         self.agents = agents
         self.keys = keys
         self.prefix = prefix
+        self.run = run or RunState(IDLE_CONTEXT)
         self.branch = False
+        # (token budget, run's spending when its conversation began), outermost first: a
+        # subgroup counts only its own spending against its budget, and its parents' too.
+        self.budgets: tuple[tuple[int, int], ...] = ()
         self.parent: Scope | None = None
         self.fork_at = 0
         self.fork_counts: Sequence[int] = ()
@@ -152,8 +176,9 @@ class Scope:
 
     def fork(self, prefix: str) -> Scope:
         """A copy for a parallel branch: same history so far, its own future."""
-        branch = Scope(self.graph, self.agents, self.keys, prefix=prefix, views={})
+        branch = Scope(self.graph, self.agents, self.keys, prefix=prefix, views={}, run=self.run)
         branch.branch = True
+        branch.budgets = self.budgets
         branch.parent = self
         branch.fork_at = len(self.transcript)
         branch.uncounted = self.uncounted

@@ -305,11 +305,14 @@ class SpeakerSelector:
     async def _by_model(self, scope: Scope, candidates: Sequence[str]) -> Selection:
         current = scope.last_speaker or ""
         if self.client is None:
-            raise SelectorError(
+            # No model to ask: the fallback is the choice (``error`` raises).
+            why = (
                 f"node {current!r} has {len(candidates)} permitted successors "
-                f"({', '.join(candidates)}) but the selector has no model; set selector.model "
-                "or a speaker_selection_method that needs none"
+                f"({', '.join(candidates)}) but the selector has no model; set selector.model, "
+                "a non-error selector.fallback or a speaker_selection_method that needs none"
             )
+            fallback = self._apply_fallback(current, candidates, why)
+            return Selection(choice=fallback, method=f"fallback:{self.fallback}")
         context = current_run()
         base = self._prompt(scope, candidates)
         selection = Selection(choice=None, method="auto")

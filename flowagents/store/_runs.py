@@ -334,8 +334,9 @@ def replay_run(
         result = runner.run(spec.task, run_id=run_id)
         verifier.finish()
     except ReplayDivergenceError as error:
-        # A record that stops early (crash, failure) matches when the replay got that far.
-        stopped_early = run.status in ("running", "failed")
+        # A record that stops early (crash, failure, cancel) matches when the replay got
+        # that far.
+        stopped_early = run.status in ("running", "failed", "cancelled")
         if not stopped_early or verifier.missing(ignore_ending=True) is not None:
             if graph.content_hash != spec.graph_hash:
                 error.add_note(

@@ -257,3 +257,30 @@ def test_events_serialise_through_the_event_adapter() -> None:
         data = EVENT_ADAPTER.dump_json(event)
         again = EVENT_ADAPTER.validate_json(data)
         assert dataclasses.asdict(again) == dataclasses.asdict(event)
+
+
+def test_concurrent_runs_of_one_runner_keep_their_own_run_ids() -> None:
+    def slow(name: str, delay: float) -> ConversableAgent:
+        async def answer(request: ModelRequest) -> str:
+            await asyncio.sleep(delay)
+            return f"{name} says"
+
+        return agent(name, ScriptedModel(answer))
+
+    graph = pair(slow("a", 0.02), slow("b", 0.03), max_turns=6)
+    events: list[Event] = []
+    runner = Runner(graph, sinks=[events.append])
+
+    async def both() -> None:
+        await asyncio.gather(runner.arun("t1", run_id="A"), runner.arun("t2", run_id="B"))
+
+    asyncio.run(both())
+
+    for run_id in ("A", "B"):
+        own = [e for e in events if e.run_id == run_id]
+        assert len(of_kind(own, MessageSent)) == 6
+        assert [e.kind for e in own if e.kind in ("terminated", "run_finished")] == [
+            "terminated",
+            "run_finished",
+        ]
+        assert [e.seq for e in own] == list(range(1, len(own) + 1))

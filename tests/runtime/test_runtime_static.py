@@ -77,6 +77,23 @@ def test_yaml_graph_runs_identically_twice() -> None:
     assert runs[0].reason == "keyword" or runs[0].reason == "terminal_node"
 
 
+@pytest.mark.parametrize("name", ["linear_pipeline", "debate", "research_fanout", "group_chat"])
+def test_a_reused_runner_gives_the_same_transcript(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    graph = compile_graph(GRAPHS / f"{name}.yaml")
+    runner = Runner(graph)
+
+    first, second = runner.run("q"), runner.run("q")
+
+    fresh = Runner(graph).run("q")
+    assert [(m.name, m.text) for m in second.messages] == [
+        (m.name, m.text) for m in first.messages
+    ]
+    assert [(m.name, m.text) for m in first.messages] == [(m.name, m.text) for m in fresh.messages]
+
+
 def test_regex_guard_routes_by_score() -> None:
     grader = agent("grader", ["score: 42", "score: 95"])
     tutor = agent("tutor", ["try again"])

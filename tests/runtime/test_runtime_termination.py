@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from runtime_helpers import agent, ending, of_kind, pair, speakers
 
-from flowagents import ConversableAgent, GraphBuilder, Runner
-from flowagents.events import Event, Terminated
+from flowagents import ConversableAgent, GraphBuilder, Runner, ScriptedModel
+from flowagents.errors import ConfigError
+from flowagents.events import Event, MessageSent, Terminated
 from flowagents.graph import CompiledGraph, graph_from_transitions
 from flowagents.runtime import RunResult
 
@@ -221,3 +223,60 @@ def test_every_run_emits_exactly_one_start_and_finish() -> None:
     assert kinds.count("run_started") == 1
     assert kinds.count("run_finished") == 1
     assert kinds.count("node_entered") == kinds.count("node_left")
+
+
+def _team(**terminate: Any) -> GraphBuilder:
+    """The subgroup ``x <-> y``, five words a turn, for eight turns unless stopped sooner."""
+    x = agent("x", ScriptedModel(["x x x x x"], repeat_last=True))
+    y = agent("y", ScriptedModel(["y y y y y"], repeat_last=True))
+    return (
+        GraphBuilder("team")
+        .agent(x)
+        .agent(y)
+        .edge(x, y)
+        .edge(y, x)
+        .start(x)
+        .terminate(keyword=None, max_turns=8, **terminate)
+    )
+
+
+def _with_team(team: GraphBuilder, **terminate: Any) -> CompiledGraph:
+    lead = agent("lead", ScriptedModel(["go go"], repeat_last=True))
+    after = agent("after", ScriptedModel(["done"], repeat_last=True))
+    return (
+        GraphBuilder("outer")
+        .agent(lead)
+        .agent(after)
+        .subgroup("team", team)
+        .chain("lead", "team", "after")
+        .start("lead")
+        .terminate(keyword=None, terminal=["after"], **terminate)
+        .compile()
+    )
+
+
+def test_the_parents_token_budget_stops_the_run_inside_a_subgroup() -> None:
+    result, events = _run(_with_team(_team(), token_budget=20))
+
+    assert ending(events) == ("token_budget", "completed")
+    team = [e for e in events if isinstance(e, MessageSent) and e.step.startswith("3/team.")]
+    assert len(team) < 8  # the subgroup stopped before its own max_turns
+    assert result.messages[-1].metadata == {"subgroup_reason": "token_budget"}
+    spent = int(result.detail.removesuffix(" tokens"))
+    assert 20 <= spent < 40
+
+
+def test_a_subgroups_token_budget_counts_only_its_own_spending() -> None:
+    events: list[Event] = []
+    graph = _with_team(_team(token_budget=1000))
+
+    result = Runner(graph, sinks=[events.append]).run(" ".join(["t"] * 1000))
+
+    assert result.messages[2].metadata == {"subgroup_reason": "max_turns"}
+    assert result.reason == "terminal_node"
+
+
+@pytest.mark.parametrize("max_turns", [0, -3])
+def test_runner_max_turns_below_one_is_refused(max_turns: int) -> None:
+    with pytest.raises(ConfigError, match="max_turns must be at least 1"):
+        Runner(_loop(keyword=None, max_turns=10), max_turns=max_turns)

@@ -77,3 +77,29 @@ def test_runs_shows_a_whole_generated_id_in_80_columns(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["runs", "--store", store], env={"COLUMNS": "80"})
     assert run.run_id in listed.output
     assert max(len(line) for line in listed.output.splitlines()) <= 80
+
+
+def test_an_agent_that_cannot_be_built_is_a_recorded_failed_run(tmp_path: Path) -> None:
+    graph = tmp_path / "unbuildable.yaml"
+    graph.write_text(
+        "name: unbuildable\nstart: a\nagents:\n"
+        "  - {name: a, factory: 'no_such_module_here:agent'}\n"
+        "  - {name: b, factory: 'no_such_module_here:agent'}\n"
+        "edges:\n  - {from: a, to: b}\n  - {from: b, to: a}\n"
+        "termination: {max_turns: 4}\n"
+    )
+    store = str(tmp_path / "s.db")
+
+    result = runner.invoke(app, ["run", str(graph), "-t", "go", "-q", "--store", store,
+                                 "--run-id", "r1"])
+
+    assert result.exit_code == 1
+    with SQLiteRunStore(store) as opened:
+        run = opened.get_run("r1")
+        events = opened.events("r1")
+    assert run.status == "failed"
+    errors = [event for event in events if event.kind == "error"]
+    assert len(errors) == 1 and errors[0].code == "FA200"
+    assert "cannot build agent 'a' of graph 'unbuildable'" in errors[0].message
+    assert "unbuildable.yaml" in errors[0].message
+    assert "no_such_module_here" in errors[0].message

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import GRAPHS, canonical, cli, transcript
+from store_helpers import GRAPHS, canonical, cli, spawn, transcript
 
 from flowagents.errors import ReplayDivergenceError, RunLocation
 from flowagents.events import ModelCalled
@@ -180,3 +182,26 @@ def test_export_then_import_replays_in_another_store(
         calls = len(server.requests)
         assert replay_run(b, "orig").complete
     assert len(server.requests) == calls
+
+
+def test_replay_of_a_cancelled_run_matches_up_to_where_it_stops(tmp_path: Path) -> None:
+    store = tmp_path / "runs.db"
+    marker = tmp_path / "hung"
+    process = spawn(
+        "run", str(GRAPHS / "loop.yaml"), "-t", "go", "-q", "--store", str(store),
+        "--run-id", "victim", cwd=tmp_path, FLOWAGENTS_TEST_HANG_AT="8",
+        FLOWAGENTS_TEST_MARKER=str(marker),
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists():  # model call 8 is inside the review board (a subgroup)
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    with SQLiteRunStore(store) as opened:
+        assert opened.get_run("victim").status == "cancelled"
+
+        report = replay_run(opened, "victim")
+
+    assert not report.complete
+    assert report.events_checked > 0
