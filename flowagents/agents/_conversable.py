@@ -532,15 +532,33 @@ class ConversableAgent(Agent):
     # -- human input -----------------------------------------------------------------------
 
     async def a_get_human_input(self, prompt: str) -> str:
-        """Ask the human behind this agent; recorded as events of the current run."""
+        """Ask the human behind this agent; recorded as events of the current run.
+
+        A replaced ``get_human_input`` (patched on the agent or overridden in a subclass)
+        answers instead of the input provider, as in AutoGen; it runs in a worker thread.
+        """
         from flowagents.runtime._context import current_run
 
-        return await current_run().get_human_input(
-            prompt, agent=self.name, provider=self.input_provider
-        )
+        provider = self.input_provider
+        if getattr(self.get_human_input, "__func__", None) is not ConversableAgent.get_human_input:
+            from flowagents.agents._human import FunctionInput
+
+            provider = FunctionInput(self.get_human_input)
+        return await current_run().get_human_input(prompt, agent=self.name, provider=provider)
 
     def get_human_input(self, prompt: str) -> str:
-        """Synchronous ``a_get_human_input``."""
+        """Synchronous ``a_get_human_input``.
+
+        Called from a replacement (``super().get_human_input``), it reads the input provider
+        without recording: the run records what the replacement returns, once.
+        """
+        from flowagents.agents._human import answering_for_replacement
+
+        if answering_for_replacement():
+            from flowagents.runtime._context import current_run
+
+            source = current_run().input_source(self.input_provider)
+            return run_sync(source.get_input(prompt, agent=self.name))
         return run_sync(self.a_get_human_input(prompt))
 
 
