@@ -164,6 +164,9 @@ async def initiate_pair_chat(
         )
     for one, other in ((sender, recipient), (recipient, sender)):
         one.reset_consecutive_auto_reply_counter(other)
+        # As in AutoGen: a later send() with request_reply=None continues the chat, unless
+        # the chat had a fixed number of turns.
+        one.reply_at_receive[other] = max_turns is None
         if clear_history:
             one.clear_history(other)
     if callable(message):
@@ -203,13 +206,18 @@ async def continue_pair_chat(
     request_reply: bool,
     silent: bool,
 ) -> None:
-    """``send``: deliver ``message``; with ``request_reply`` the pair talks on."""
+    """``send``: deliver ``message``; with ``request_reply`` the recipient replies.
+
+    The pair talks on only while the sender answers the recipient at receive (as after
+    ``initiate_chat``); otherwise the recipient's one reply ends it, as in AutoGen.
+    """
     as_message = _as_message(message, sender.name)
     if not request_reply:
         sender._append_oai_message(as_message, "assistant", recipient)
         recipient._append_oai_message(as_message, "user", sender)
         return
-    await _runner_for(sender, recipient, silent=silent, max_turns=None).arun(
+    talks_on = sender.reply_at_receive.get(recipient, False)
+    await _runner_for(sender, recipient, silent=silent, max_turns=None if talks_on else 1).arun(
         as_message, sender=sender.name
     )
 

@@ -157,6 +157,7 @@ class ConversableAgent(Agent):
         # and a program may hold thousands of agents.
         self._max_consecutive_auto_reply_dict: dict[Any, int] = {}
         self._consecutive_auto_reply_counter: dict[Any, int] = {}
+        self._reply_at_receive: dict[Any, bool] = {}
         self.human_input_mode: HumanInputMode = human_input_mode
         self.input_provider = input_provider
         self._default_auto_reply = default_auto_reply
@@ -363,6 +364,21 @@ class ConversableAgent(Agent):
         else:
             self._consecutive_auto_reply_counter[sender] = 0
 
+    @property
+    def reply_at_receive(self) -> dict[Any, bool]:
+        """Per peer: whether a message it sends with ``request_reply=None`` is answered.
+
+        ``initiate_chat`` (without ``max_turns``) sets it for both agents of the chat.
+        """
+        return self._reply_at_receive
+
+    def stop_reply_at_receive(self, sender: Agent | None = None) -> None:
+        """Stop answering ``sender`` (or everyone) when a send leaves ``request_reply`` None."""
+        if sender is None:
+            self._reply_at_receive.clear()
+        else:
+            self._reply_at_receive[sender] = False
+
     async def a_generate_reply(
         self,
         messages: list[dict[str, Any]] | None = None,
@@ -446,7 +462,11 @@ class ConversableAgent(Agent):
         request_reply: bool | None = None,
         silent: bool | None = False,
     ) -> None:
-        """Send ``message``; with ``request_reply`` the pair talks on until one stops."""
+        """Send ``message``; the recipient replies if asked to.
+
+        ``request_reply=None`` asks when the recipient answers this agent at receive (see
+        ``reply_at_receive``); the pair talks on while each answers the other.
+        """
         run_sync(self.a_send(message, recipient, request_reply, silent))
 
     async def a_send(
@@ -459,8 +479,10 @@ class ConversableAgent(Agent):
         """Asynchronous ``send``."""
         from flowagents.agents._chat import continue_pair_chat
 
+        if request_reply is None:
+            request_reply = recipient.reply_at_receive.get(self, False)
         await continue_pair_chat(
-            self, recipient, message, request_reply=bool(request_reply), silent=bool(silent)
+            self, recipient, message, request_reply=request_reply, silent=bool(silent)
         )
 
     # -- chats -----------------------------------------------------------------------------
