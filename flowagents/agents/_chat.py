@@ -44,6 +44,21 @@ class ChatResult(BaseModel):
     run: RunResult | None = None
 
 
+def add_costs(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """The sum of two ChatResult ``cost`` dicts (per block, per model, field by field)."""
+    out: dict[str, Any] = {}
+    for block in dict.fromkeys([*first, *second]):
+        merged = dict(first.get(block, {}))
+        for model, usage in second.get(block, {}).items():
+            if model == "total_cost":
+                merged[model] = merged.get(model, 0) + usage
+                continue
+            mine = merged.get(model, {})
+            merged[model] = {k: mine.get(k, 0) + usage.get(k, 0) for k in {**mine, **usage}}
+        out[block] = merged
+    return out
+
+
 @lru_cache(maxsize=1)
 def _pair_template() -> CompiledGraph:
     from flowagents.graph import AgentSpec, EdgeSpec, GraphSpec, TerminationSpec, compile_graph
@@ -161,6 +176,7 @@ async def initiate_pair_chat(
             silent=silent,
             summary_method=summary_method,
             summary_args=summary_args,
+            max_turns=max_turns,
         )
     for one, other in ((sender, recipient), (recipient, sender)):
         one.reset_consecutive_auto_reply_counter(other)

@@ -1,0 +1,42 @@
+"""Group chats through the familiar API, compared with what AutoGen 0.2 does."""
+
+from __future__ import annotations
+
+from agents_helpers import contents, scripted_agent
+
+from flowagents import ConversableAgent, GroupChat, GroupChatManager
+
+
+def _round_robin(*names: str, max_round: int = 3) -> tuple[list[ConversableAgent], GroupChat]:
+    members = [scripted_agent(name, [f"{name}{i}" for i in range(1, 5)]) for name in names]
+    group = GroupChat(agents=members, max_round=max_round, speaker_selection_method="round_robin")
+    return members, group
+
+
+def test_max_turns_runs_the_group_again_after_the_initiators_reply() -> None:
+    user = scripted_agent("user", ["u-followup-1", "u-followup-2"])
+    _, group = _round_robin("a", "b")
+    manager = GroupChatManager(group)
+
+    result = user.initiate_chat(manager, message="task", max_turns=2, silent=True)
+
+    assert contents(group.messages) == ["task", "a1", "b1", "u-followup-1", "a2", "b2"]
+    assert contents(user.chat_messages[manager]) == ["task", "u-followup-1"]
+    # The initiator's model heard the opening before it wrote the follow-up.
+    assert user.client is not None
+    assert contents(user.client.requests[0].messages[1:]) == ["task"]  # type: ignore[attr-defined]
+    assert result.summary == "b2"
+    # The cost covers both runs: each member answered twice, one word each time.
+    tokens = result.cost["usage_including_cached_inference"]
+    assert tokens["m-a"]["completion_tokens"] == tokens["m-b"]["completion_tokens"] == 2
+
+
+def test_max_turns_one_runs_the_group_once() -> None:
+    user = scripted_agent("user", ["unused"])
+    _, group = _round_robin("a", "b")
+
+    user.initiate_chat(GroupChatManager(group), message="task", max_turns=1, silent=True)
+
+    assert contents(group.messages) == ["task", "a1", "b1"]
+    assert user.client is not None
+    assert user.client.requests == []  # type: ignore[attr-defined]
