@@ -138,14 +138,18 @@ class GroupChat:
             self.max_retries_for_selecting_speaker,
         )
 
-    def selection_method(self) -> SelectionMethod:
-        """The selection method as the runtime takes it (callables adapted to node names)."""
+    def selection_method(self, initiator: Agent | None = None) -> SelectionMethod:
+        """The selection method as the runtime takes it (callables adapted to node names).
+
+        A callable is given ``initiator`` as the last speaker when the last speaker is not a
+        member (the opening of a chat started from outside the group).
+        """
         method = self.speaker_selection_method
         if not callable(method):
             return method
 
         def choose(current: str, candidates: Sequence[str], scope: Scope) -> str | None:
-            last = self.agent_by_name(current)
+            last = self.agent_by_name(current) or initiator
             answer = method(last, self)
             if answer is None or isinstance(answer, str):
                 return answer
@@ -298,12 +302,13 @@ class GroupChatManager(ConversableAgent):
             graph,
             agents=members,
             hub=self,
-            selection=group.selection_method(),
+            selection=group.selection_method(initiator=sender),
             selector_client=self.client,
             selector_input=self.input_provider,
             sinks=() if (silent or self._silent) else (ConsolePrinter().sink,),
             is_termination_msg=self._is_termination_msg,
             observers=[group.messages],
+            select_first_speaker=True,
         )
 
         async def finalize(transcript: list[Message]) -> str:

@@ -177,6 +177,7 @@ class Runner:
         seed: int = 0,
         manifest: Mapping[str, Any] | None = None,
         observers: Sequence[list[dict[str, Any]]] = (),
+        select_first_speaker: bool = False,
     ) -> None:
         self.graph = graph
         self._agent_overrides = dict(agents or {})
@@ -192,6 +193,9 @@ class Runner:
         self._seed = seed
         self.manifest = dict(manifest or {})
         self._observers = tuple(observers)
+        # A task from outside the graph is then treated as a group chat's opening from a
+        # non-member: tested for termination, and the selector picks the first speaker.
+        self._select_first_speaker = select_first_speaker
         self._clients: dict[tuple[int, str], ModelClient] = {}
         self._selectors: dict[int, SpeakerSelector] = {}
         self._plans: dict[int, _Plan] = {}
@@ -432,11 +436,25 @@ class Runner:
         self._emit_message(scope, step, sender or message.name or "user", message)
         scope.deliver(message, sender)
         if sender is None:
+            if self._select_first_speaker and scope.graph.mode == "dynamic":
+                return await self._first_speaker(scope, message, step)
             return scope.graph.start
         stop = self._termination(self._plan(scope.graph), scope, sender, message)
         if stop is not None:
             return stop
         return await self._next(scope, sender, step)
+
+    async def _first_speaker(self, scope: Scope, message: Message, step: str) -> str | _Outcome:
+        """After an opening from outside: stop on it, or select among every agent, as AutoGen."""
+        plan = self._plan(scope.graph)
+        opener = message.name or "user"
+        stop = self._termination(plan, scope, opener, message)
+        if stop is not None:
+            return stop
+        picked = await self._select(scope, opener, list(plan.agents), step)
+        if picked is None:
+            return _Outcome("selector_stopped", node=opener)
+        return picked
 
     def _plan(self, graph: CompiledGraph) -> _Plan:
         plan = self._plans.get(id(graph))

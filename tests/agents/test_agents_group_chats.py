@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agents_helpers import contents, scripted_agent
 
-from flowagents import ConversableAgent, GroupChat, GroupChatManager
+from flowagents import ConversableAgent, GroupChat, GroupChatManager, ScriptedModel
 
 
 def _round_robin(*names: str, max_round: int = 3) -> tuple[list[ConversableAgent], GroupChat]:
@@ -40,3 +40,46 @@ def test_max_turns_one_runs_the_group_once() -> None:
     assert contents(group.messages) == ["task", "a1", "b1"]
     assert user.client is not None
     assert user.client.requests == []  # type: ignore[attr-defined]
+
+
+def test_an_outsiders_opening_lets_the_selection_function_pick_the_first_speaker() -> None:
+    outside = scripted_agent("outside", [])
+    a, b = (scripted_agent(name, [f"{name}1", f"{name}2"]) for name in ("a", "b"))
+    calls: list[str] = []
+
+    def choose(last: ConversableAgent, group: GroupChat) -> ConversableAgent:
+        calls.append(last.name)
+        return b if last is outside else a
+
+    group = GroupChat(agents=[a, b], max_round=3, speaker_selection_method=choose)
+
+    outside.initiate_chat(GroupChatManager(group), message="go", silent=True)
+
+    assert [m["name"] for m in group.messages] == ["outside", "b", "a"]
+    assert calls == ["outside", "b"]
+
+
+def test_an_outsiders_opening_lets_the_managers_model_pick_the_first_speaker() -> None:
+    outside = scripted_agent("outside", [])
+    a = scripted_agent("a", ["a1", "a2"], description="writes poems")
+    b = scripted_agent("b", ["b1", "b2"], description="does math")
+    picks = ScriptedModel(["b", "a"], model="picker")
+    group = GroupChat(agents=[a, b], max_round=3)
+
+    outside.initiate_chat(GroupChatManager(group, llm_config=picks), message="2+2?", silent=True)
+
+    assert [m["name"] for m in group.messages] == ["outside", "b", "a"]
+    assert len(picks.requests) == 2
+
+
+def test_an_outsiders_terminating_opening_ends_the_group_chat() -> None:
+    outside = scripted_agent("outside", [])
+    _, group = _round_robin("a", "b", max_round=5)
+    manager = GroupChatManager(
+        group, is_termination_msg=lambda m: "STOP" in (m.get("content") or "")
+    )
+
+    result = outside.initiate_chat(manager, message="STOP now", silent=True)
+
+    assert contents(group.messages) == ["STOP now"]
+    assert result.termination_reason == "is_termination_msg"
