@@ -309,6 +309,7 @@ class GroupChatManager(ConversableAgent):
             is_termination_msg=self._is_termination_msg,
             observers=[group.messages],
             select_first_speaker=True,
+            free_selection=callable(group.speaker_selection_method),
         )
 
         async def finalize(transcript: list[Message]) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from agents_helpers import contents, scripted_agent
 
 from flowagents import ConversableAgent, GroupChat, GroupChatManager, ScriptedModel
+from flowagents.errors import SelectorError
 
 
 def _round_robin(*names: str, max_round: int = 3) -> tuple[list[ConversableAgent], GroupChat]:
@@ -83,3 +85,63 @@ def test_an_outsiders_terminating_opening_ends_the_group_chat() -> None:
 
     assert contents(group.messages) == ["STOP now"]
     assert result.termination_reason == "is_termination_msg"
+
+
+def test_a_selection_callable_is_asked_even_with_one_permitted_successor() -> None:
+    a, b, c = (scripted_agent(name, [f"{name}1", f"{name}2"]) for name in ("a", "b", "c"))
+    calls: list[str] = []
+
+    def choose(last: ConversableAgent, group: GroupChat) -> ConversableAgent:
+        calls.append(last.name)
+        return c
+
+    group = GroupChat(
+        agents=[a, b, c],
+        max_round=2,
+        speaker_selection_method=choose,
+        allowed_or_disallowed_speaker_transitions={a: [b], b: [c], c: [a]},
+        speaker_transitions_type="allowed",
+    )
+
+    a.initiate_chat(GroupChatManager(group), message="go", silent=True)
+
+    # As in AutoGen, what the callable returns speaks, permitted successor or not.
+    assert [m["name"] for m in group.messages] == ["a", "c"]
+    assert calls == ["a"]
+
+
+def test_a_selection_callable_overrides_allow_repeat_speaker() -> None:
+    a, b = (scripted_agent(name, [f"{name}1", f"{name}2"]) for name in ("a", "b"))
+    group = GroupChat(
+        agents=[a, b],
+        max_round=3,
+        speaker_selection_method=lambda last, chat: a,
+        allow_repeat_speaker=False,
+    )
+
+    a.initiate_chat(GroupChatManager(group), message="go", silent=True)
+
+    assert contents(group.messages) == ["go", "a1", "a2"]
+
+
+def test_a_selection_callable_returning_a_method_keeps_the_transitions() -> None:
+    a, b, c = (scripted_agent(name, [f"{name}1", f"{name}2"]) for name in ("a", "b", "c"))
+    group = GroupChat(
+        agents=[a, b, c],
+        max_round=3,
+        speaker_selection_method=lambda last, chat: "random",
+        allowed_or_disallowed_speaker_transitions={a: [c], b: [a], c: [b]},
+        speaker_transitions_type="allowed",
+    )
+
+    a.initiate_chat(GroupChatManager(group), message="go", silent=True)
+
+    assert [m["name"] for m in group.messages] == ["a", "c", "b"]
+
+
+def test_a_selection_callable_naming_a_non_member_is_an_error() -> None:
+    a, b = (scripted_agent(name, [f"{name}1"]) for name in ("a", "b"))
+    group = GroupChat(agents=[a, b], max_round=3, speaker_selection_method=lambda last, chat: "z")
+
+    with pytest.raises(SelectorError, match="'z'"):
+        a.initiate_chat(GroupChatManager(group), message="go", silent=True)

@@ -216,12 +216,13 @@ def test_callable_selection_returns_agents_names_and_methods() -> None:
     assert result.termination_reason == "selector_stopped"
 
 
-def test_callable_selection_outside_the_permitted_successors_is_an_error() -> None:
+def test_runner_selection_function_outside_the_permitted_successors_is_an_error() -> None:
+    # On the runtime, edges bind a selection function; only a GroupChat's callable is free
+    # of them (as in AutoGen, see tests/agents/test_agents_group_chats.py).
     members = _members("a", "b", "c")
     group = GroupChat(
         agents=members,
         max_round=5,
-        speaker_selection_method=lambda last, chat: "a",
         allowed_or_disallowed_speaker_transitions={
             members[0]: [members[1], members[2]],
             members[1]: [members[0]],
@@ -230,8 +231,11 @@ def test_callable_selection_outside_the_permitted_successors_is_an_error() -> No
         speaker_transitions_type="allowed",
     )
 
+    def choose(current: str, candidates: Sequence[str], scope: Any) -> str:
+        return "a"
+
     with pytest.raises(SelectorError, match="not a permitted successor"):
-        _user().initiate_chat(GroupChatManager(group), message="task", silent=True)
+        Runner(group.compile(), selection=choose).run("task")
 
 
 def test_send_introductions() -> None:
