@@ -115,7 +115,8 @@ async def _summarize(
         last = transcript[-1].text if transcript else ""
         return last.replace("TERMINATE", "").strip()
     if method == "reflection_with_llm":
-        client = sender.client or recipient.client
+        # As AutoGen: the recipient's model (else the sender's) reads the recipient's view.
+        client = recipient.client or sender.client
         if client is None:
             raise ConfigError(
                 "summary_method='reflection_with_llm' needs a model on the sender or recipient",
@@ -124,7 +125,7 @@ async def _summarize(
         from flowagents.agents._builtin_replies import to_wire
         from flowagents.runtime._context import current_run
 
-        wire = to_wire(sender.chat_messages[recipient])
+        wire = to_wire(recipient.chat_messages_for_summary(sender))
         prompt = args.get("summary_prompt", DEFAULT_SUMMARY_PROMPT)
         wire.append({"role": args.get("summary_role", "system"), "content": prompt})
         response = await current_run().call_model(

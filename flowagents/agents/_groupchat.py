@@ -211,6 +211,10 @@ class GroupChatManager(ConversableAgent):
         self._graph: CompiledGraph | None = None
         self.register_reply(Agent, GroupChatManager._reply_by_running_group)
 
+    def chat_messages_for_summary(self, agent: Agent) -> list[dict[str, Any]]:
+        """The group's messages, whoever ``agent`` is (as AutoGen's manager summarizes)."""
+        return self.groupchat.messages
+
     @property
     def graph(self) -> CompiledGraph:
         """The compiled group graph (compiled once)."""

@@ -145,3 +145,18 @@ def test_a_selection_callable_naming_a_non_member_is_an_error() -> None:
 
     with pytest.raises(SelectorError, match="'z'"):
         a.initiate_chat(GroupChatManager(group), message="go", silent=True)
+
+
+def test_reflection_summary_of_a_group_chat_reads_the_groups_messages() -> None:
+    user = scripted_agent("user", ["the summary"])
+    _, group = _round_robin("a", "b")
+
+    result = user.initiate_chat(
+        GroupChatManager(group), message="task", summary_method="reflection_with_llm", silent=True
+    )
+
+    # The manager has no model: the initiator's summarizes, as in AutoGen.
+    assert result.summary == "the summary"
+    assert user.client is not None
+    request = user.client.requests[-1]  # type: ignore[attr-defined]
+    assert contents(request.messages)[:-1] == ["task", "a1", "b1"]
