@@ -47,7 +47,10 @@ def main() -> None:
     )
     manager = GroupChatManager(
         group,
-        llm_config=ScriptedModel([pick("researcher"), pick("writer")], model="scripted-selector"),
+        # The user is not a member, so the model picks the first speaker too.
+        llm_config=ScriptedModel(
+            [pick("planner"), pick("researcher"), pick("writer")], model="scripted-selector"
+        ),
         is_termination_msg=lambda m: "TERMINATE" in (m.get("content") or ""),
     )
     user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)

@@ -40,6 +40,10 @@ class AssistantAgent(ConversableAgent):
         code_execution_config: dict[str, Any] | Literal[False] = False,
         **kwargs: Any,
     ) -> None:
+        # As AutoGen: the default description goes with the default system message only;
+        # a custom system message describes the agent itself.
+        if description is None and system_message == self.DEFAULT_SYSTEM_MESSAGE:
+            description = self.DEFAULT_DESCRIPTION
         super().__init__(
             name,
             system_message=system_message,
@@ -47,7 +51,7 @@ class AssistantAgent(ConversableAgent):
             max_consecutive_auto_reply=max_consecutive_auto_reply,
             human_input_mode=human_input_mode,
             llm_config=llm_config,
-            description=description if description is not None else self.DEFAULT_DESCRIPTION,
+            description=description,
             code_execution_config=code_execution_config,
             **kwargs,
         )

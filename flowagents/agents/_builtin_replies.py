@@ -71,7 +71,11 @@ async def generate_oai_reply(
     if agent.system_message:
         wire.insert(0, {"role": "system", "content": agent.system_message})
     tools = [tool.to_openai() for tool in agent.tools] or None
-    request = ModelRequest(messages=wire, tools=tools)
+    fields = agent._request_fields
+    if fields:
+        request = _with_config_fields(wire, tools, fields)
+    else:
+        request = ModelRequest(messages=wire, tools=tools)
     response = await current_run().call_model(client, request, purpose="reply")
     message = response.message
     if message.tool_calls:
@@ -81,6 +85,28 @@ async def generate_oai_reply(
             "tool_calls": [call.to_openai() for call in message.tool_calls],
         }
     return True, message.text
+
+
+def _with_config_fields(
+    wire: list[dict[str, Any]], tools: list[dict[str, Any]] | None, fields: dict[str, Any]
+) -> ModelRequest:
+    """A request with the llm_config's tools, ``tool_choice`` and ``response_format``.
+
+    A tool registered with ``register_for_llm`` replaces a config tool of the same name.
+    """
+    registered = {tool["function"]["name"] for tool in tools or ()}
+    merged = [
+        schema
+        for schema in fields.get("tools", ())
+        if schema.get("function", {}).get("name") not in registered
+    ]
+    merged.extend(tools or ())
+    return ModelRequest(
+        messages=wire,
+        tools=merged or None,
+        tool_choice=fields.get("tool_choice"),
+        response_format=fields.get("response_format"),
+    )
 
 
 async def generate_code_execution_reply(

@@ -44,6 +44,21 @@ class ChatResult(BaseModel):
     run: RunResult | None = None
 
 
+def add_costs(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """The sum of two ChatResult ``cost`` dicts (per block, per model, field by field)."""
+    out: dict[str, Any] = {}
+    for block in dict.fromkeys([*first, *second]):
+        merged = dict(first.get(block, {}))
+        for model, usage in second.get(block, {}).items():
+            if model == "total_cost":
+                merged[model] = merged.get(model, 0) + usage
+                continue
+            mine = merged.get(model, {})
+            merged[model] = {k: mine.get(k, 0) + usage.get(k, 0) for k in {**mine, **usage}}
+        out[block] = merged
+    return out
+
+
 @lru_cache(maxsize=1)
 def _pair_template() -> CompiledGraph:
     from flowagents.graph import AgentSpec, EdgeSpec, GraphSpec, TerminationSpec, compile_graph
@@ -100,7 +115,8 @@ async def _summarize(
         last = transcript[-1].text if transcript else ""
         return last.replace("TERMINATE", "").strip()
     if method == "reflection_with_llm":
-        client = sender.client or recipient.client
+        # As AutoGen: the recipient's model (else the sender's) reads the recipient's view.
+        client = recipient.client or sender.client
         if client is None:
             raise ConfigError(
                 "summary_method='reflection_with_llm' needs a model on the sender or recipient",
@@ -109,7 +125,7 @@ async def _summarize(
         from flowagents.agents._builtin_replies import to_wire
         from flowagents.runtime._context import current_run
 
-        wire = to_wire(sender.chat_messages[recipient])
+        wire = to_wire(recipient.chat_messages_for_summary(sender))
         prompt = args.get("summary_prompt", DEFAULT_SUMMARY_PROMPT)
         wire.append({"role": args.get("summary_role", "system"), "content": prompt})
         response = await current_run().call_model(
@@ -161,9 +177,13 @@ async def initiate_pair_chat(
             silent=silent,
             summary_method=summary_method,
             summary_args=summary_args,
+            max_turns=max_turns,
         )
     for one, other in ((sender, recipient), (recipient, sender)):
         one.reset_consecutive_auto_reply_counter(other)
+        # As in AutoGen: a later send() with request_reply=None continues the chat, unless
+        # the chat had a fixed number of turns.
+        one.reply_at_receive[other] = max_turns is None
         if clear_history:
             one.clear_history(other)
     if callable(message):
@@ -203,13 +223,18 @@ async def continue_pair_chat(
     request_reply: bool,
     silent: bool,
 ) -> None:
-    """``send``: deliver ``message``; with ``request_reply`` the pair talks on."""
+    """``send``: deliver ``message``; with ``request_reply`` the recipient replies.
+
+    The pair talks on only while the sender answers the recipient at receive (as after
+    ``initiate_chat``); otherwise the recipient's one reply ends it, as in AutoGen.
+    """
     as_message = _as_message(message, sender.name)
     if not request_reply:
         sender._append_oai_message(as_message, "assistant", recipient)
         recipient._append_oai_message(as_message, "user", sender)
         return
-    await _runner_for(sender, recipient, silent=silent, max_turns=None).arun(
+    talks_on = sender.reply_at_receive.get(recipient, False)
+    await _runner_for(sender, recipient, silent=silent, max_turns=None if talks_on else 1).arun(
         as_message, sender=sender.name
     )
 

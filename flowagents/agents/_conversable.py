@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
@@ -18,7 +18,8 @@ from flowagents.agents import _builtin_replies as builtin
 from flowagents.agents._sync import run_sync
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
-from flowagents.models import ModelClient
+from flowagents.models import LLMConfig, ModelClient
+from flowagents.models._config import llm_config_from
 
 if TYPE_CHECKING:
     from flowagents.agents._chat import ChatResult
@@ -35,6 +36,7 @@ Trigger: TypeAlias = Any
 
 DEFAULT_MAX_CONSECUTIVE_AUTO_REPLY = 100
 _HUMAN_INPUT_MODES = ("ALWAYS", "TERMINATE", "NEVER")
+_REQUEST_FIELDS = frozenset({"tools", "tool_choice", "response_format"})
 
 
 class Agent:
@@ -157,6 +159,7 @@ class ConversableAgent(Agent):
         # and a program may hold thousands of agents.
         self._max_consecutive_auto_reply_dict: dict[Any, int] = {}
         self._consecutive_auto_reply_counter: dict[Any, int] = {}
+        self._reply_at_receive: dict[Any, bool] = {}
         self.human_input_mode: HumanInputMode = human_input_mode
         self.input_provider = input_provider
         self._default_auto_reply = default_auto_reply
@@ -168,6 +171,7 @@ class ConversableAgent(Agent):
         self._tools_for_llm: dict[str, Tool] = {}
         self.llm_config = llm_config
         self.client: ModelClient | None = self._make_client(llm_config)
+        self._request_fields = self._config_request_fields(llm_config)
         self._code_execution_config = code_execution_config
         self._code_executor: CodeExecutor | None = None
         self.stop_reason: str | None = None
@@ -187,6 +191,21 @@ class ConversableAgent(Agent):
         from flowagents.models import model_from_llm_config
 
         return model_from_llm_config(llm_config)
+
+    @staticmethod
+    def _config_request_fields(llm_config: Any) -> dict[str, Any]:
+        """``tools``, ``tool_choice`` and ``response_format`` of the llm_config, when set."""
+        if not isinstance(llm_config, Mapping | LLMConfig):
+            return {}
+        if isinstance(llm_config, Mapping) and not llm_config.keys() & _REQUEST_FIELDS:
+            return {}  # the common case: no need to validate the dict a second time
+        config = llm_config_from(llm_config)
+        fields = {
+            "tools": config.tools,
+            "tool_choice": config.tool_choice,
+            "response_format": config.response_format,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
 
     @property
     def system_message(self) -> str:
@@ -363,6 +382,21 @@ class ConversableAgent(Agent):
         else:
             self._consecutive_auto_reply_counter[sender] = 0
 
+    @property
+    def reply_at_receive(self) -> dict[Any, bool]:
+        """Per peer: whether a message it sends with ``request_reply=None`` is answered.
+
+        ``initiate_chat`` (without ``max_turns``) sets it for both agents of the chat.
+        """
+        return self._reply_at_receive
+
+    def stop_reply_at_receive(self, sender: Agent | None = None) -> None:
+        """Stop answering ``sender`` (or everyone) when a send leaves ``request_reply`` None."""
+        if sender is None:
+            self._reply_at_receive.clear()
+        else:
+            self._reply_at_receive[sender] = False
+
     async def a_generate_reply(
         self,
         messages: list[dict[str, Any]] | None = None,
@@ -446,7 +480,11 @@ class ConversableAgent(Agent):
         request_reply: bool | None = None,
         silent: bool | None = False,
     ) -> None:
-        """Send ``message``; with ``request_reply`` the pair talks on until one stops."""
+        """Send ``message``; the recipient replies if asked to.
+
+        ``request_reply=None`` asks when the recipient answers this agent at receive (see
+        ``reply_at_receive``); the pair talks on while each answers the other.
+        """
         run_sync(self.a_send(message, recipient, request_reply, silent))
 
     async def a_send(
@@ -459,8 +497,10 @@ class ConversableAgent(Agent):
         """Asynchronous ``send``."""
         from flowagents.agents._chat import continue_pair_chat
 
+        if request_reply is None:
+            request_reply = recipient.reply_at_receive.get(self, False)
         await continue_pair_chat(
-            self, recipient, message, request_reply=bool(request_reply), silent=bool(silent)
+            self, recipient, message, request_reply=request_reply, silent=bool(silent)
         )
 
     # -- chats -----------------------------------------------------------------------------
@@ -532,15 +572,33 @@ class ConversableAgent(Agent):
     # -- human input -----------------------------------------------------------------------
 
     async def a_get_human_input(self, prompt: str) -> str:
-        """Ask the human behind this agent; recorded as events of the current run."""
+        """Ask the human behind this agent; recorded as events of the current run.
+
+        A replaced ``get_human_input`` (patched on the agent or overridden in a subclass)
+        answers instead of the input provider, as in AutoGen; it runs in a worker thread.
+        """
         from flowagents.runtime._context import current_run
 
-        return await current_run().get_human_input(
-            prompt, agent=self.name, provider=self.input_provider
-        )
+        provider = self.input_provider
+        if getattr(self.get_human_input, "__func__", None) is not ConversableAgent.get_human_input:
+            from flowagents.agents._human import FunctionInput
+
+            provider = FunctionInput(self.get_human_input)
+        return await current_run().get_human_input(prompt, agent=self.name, provider=provider)
 
     def get_human_input(self, prompt: str) -> str:
-        """Synchronous ``a_get_human_input``."""
+        """Synchronous ``a_get_human_input``.
+
+        Called from a replacement (``super().get_human_input``), it reads the input provider
+        without recording: the run records what the replacement returns, once.
+        """
+        from flowagents.agents._human import answering_for_replacement
+
+        if answering_for_replacement():
+            from flowagents.runtime._context import current_run
+
+            source = current_run().input_source(self.input_provider)
+            return run_sync(source.get_input(prompt, agent=self.name))
         return run_sync(self.a_get_human_input(prompt))
 
 

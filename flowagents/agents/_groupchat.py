@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from flowagents.agents._builtin_replies import reply_to_message
-from flowagents.agents._chat import ChatResult, _summarize
+from flowagents.agents._chat import ChatResult, _summarize, add_costs
 from flowagents.agents._conversable import Agent, ConversableAgent
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
@@ -138,14 +138,18 @@ class GroupChat:
             self.max_retries_for_selecting_speaker,
         )
 
-    def selection_method(self) -> SelectionMethod:
-        """The selection method as the runtime takes it (callables adapted to node names)."""
+    def selection_method(self, initiator: Agent | None = None) -> SelectionMethod:
+        """The selection method as the runtime takes it (callables adapted to node names).
+
+        A callable is given ``initiator`` as the last speaker when the last speaker is not a
+        member (the opening of a chat started from outside the group).
+        """
         method = self.speaker_selection_method
         if not callable(method):
             return method
 
         def choose(current: str, candidates: Sequence[str], scope: Scope) -> str | None:
-            last = self.agent_by_name(current)
+            last = self.agent_by_name(current) or initiator
             answer = method(last, self)
             if answer is None or isinstance(answer, str):
                 return answer
@@ -207,6 +211,10 @@ class GroupChatManager(ConversableAgent):
         self._graph: CompiledGraph | None = None
         self.register_reply(Agent, GroupChatManager._reply_by_running_group)
 
+    def chat_messages_for_summary(self, agent: Agent) -> list[dict[str, Any]]:
+        """The group's messages, whoever ``agent`` is (as AutoGen's manager summarizes)."""
+        return self.groupchat.messages
+
     @property
     def graph(self) -> CompiledGraph:
         """The compiled group graph (compiled once)."""
@@ -235,8 +243,45 @@ class GroupChatManager(ConversableAgent):
         silent: bool = False,
         summary_method: str | Callable[..., Any] | None = "last_msg",
         summary_args: dict[str, Any] | None = None,
+        max_turns: int | None = None,
     ) -> ChatResult:
-        """Run the group chat with ``message`` from ``sender`` as its first message."""
+        """Run the group chat with ``message`` from ``sender`` as its first message.
+
+        With ``max_turns``, the group runs up to that many times, ``sender`` replying to what
+        it heard between runs, as in AutoGen; the result covers them all.
+        """
+        if max_turns is not None and max_turns <= 0:
+            return ChatResult(termination_reason="max_turns")
+        options: dict[str, Any] = {
+            "silent": silent,
+            "summary_method": summary_method,
+            "summary_args": summary_args,
+        }
+        result = await self._run_group(sender, message, clear_history=clear_history, **options)
+        for _ in range(1, max_turns or 1):
+            follow_up = await sender.a_generate_reply(sender.chat_messages[self], self)
+            if follow_up is None:
+                break
+            later = await self._run_group(sender, follow_up, clear_history=False, **options)
+            result = later.model_copy(
+                update={
+                    "cost": add_costs(result.cost, later.cost),
+                    "human_input": [*result.human_input, *later.human_input],
+                }
+            )
+        return result
+
+    async def _run_group(
+        self,
+        sender: ConversableAgent,
+        message: Any,
+        *,
+        clear_history: bool,
+        silent: bool,
+        summary_method: str | Callable[..., Any] | None,
+        summary_args: dict[str, Any] | None,
+    ) -> ChatResult:
+        """One run of the group graph, opened by ``message`` from ``sender``."""
         from flowagents.runtime import Runner
         from flowagents.runtime._console import ConsolePrinter
 
@@ -261,18 +306,25 @@ class GroupChatManager(ConversableAgent):
             graph,
             agents=members,
             hub=self,
-            selection=group.selection_method(),
+            selection=group.selection_method(initiator=sender),
             selector_client=self.client,
             selector_input=self.input_provider,
             sinks=() if (silent or self._silent) else (ConsolePrinter().sink,),
             is_termination_msg=self._is_termination_msg,
             observers=[group.messages],
+            select_first_speaker=True,
+            free_selection=callable(group.speaker_selection_method),
         )
 
         async def finalize(transcript: list[Message]) -> str:
             return await _summarize(summary_method, sender, self, summary_args or {}, transcript)
 
         in_group = sender.name in members
+        if not in_group:
+            # A member hears the opening through the group; an outsider keeps it as AutoGen's
+            # send() does, so that its later replies (max_turns) read it.
+            sender._append_oai_message(as_message, "assistant", self)
+            self._append_oai_message(as_message, "user", sender)
         result = await runner.arun(
             as_message if in_group else as_message.model_copy(update={"role": "user"}),
             sender=sender.name if in_group else None,

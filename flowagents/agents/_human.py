@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 
 from flowagents.errors import HumanInputError
 
@@ -46,3 +47,27 @@ class ScriptedInput:
         reply = self._replies[self._position]
         self._position += 1
         return reply
+
+
+# Set in the worker thread (a copy of the run's context) that runs a replaced get_human_input.
+_REPLACEMENT_ANSWERING: ContextVar[bool] = ContextVar("replacement_answering", default=False)
+
+
+def answering_for_replacement() -> bool:
+    """Whether this code runs inside a replaced ``get_human_input`` called by the run."""
+    return _REPLACEMENT_ANSWERING.get()
+
+
+class FunctionInput:
+    """Answers with a synchronous ``prompt -> str`` function, run in a worker thread."""
+
+    def __init__(self, function: Callable[[str], str]) -> None:
+        self._function = function
+
+    async def get_input(self, prompt: str, *, agent: str) -> str:
+        # A thread, as AutoGen's a_get_human_input does: the function may block on input().
+        return await asyncio.to_thread(self._answer, prompt)
+
+    def _answer(self, prompt: str) -> str:
+        _REPLACEMENT_ANSWERING.set(True)  # only in the thread's copy of the context
+        return self._function(prompt)

@@ -270,26 +270,30 @@ class RunContext:
             )
         return response
 
-    async def get_human_input(
-        self, prompt: str, *, agent: str, provider: InputProvider | None = None
-    ) -> str:
-        """Ask a human through ``provider`` (or the run's), with events for both sides."""
-        scope = CURRENT_STEP.get()
+    def input_source(self, provider: InputProvider | None = None) -> InputProvider:
+        """Who answers human input: ``provider``, else the run's provider, else the console."""
         source = provider or self.input_provider
         if source is None:
             from flowagents.agents._human import ConsoleInput
 
             source = ConsoleInput()
+        return source
+
+    async def get_human_input(
+        self, prompt: str, *, agent: str, provider: InputProvider | None = None
+    ) -> str:
+        """Ask a human through ``provider`` (or the run's), with events for both sides."""
+        scope = CURRENT_STEP.get()
+        source = self.input_source(provider)
         if self.sinks:
             self.emit(
                 HumanInputRequested(
                     run_id=self.run_id, step=scope.step, node=scope.node, prompt=prompt
                 )
             )
-        chosen = source
 
         async def ask() -> str:
-            return await chosen.get_input(prompt, agent=agent)
+            return await source.get_input(prompt, agent=agent)
 
         if self.interceptor is not None:
             text = await self.interceptor.human_input(ask, step=scope.step, node=scope.node)

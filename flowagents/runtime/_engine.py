@@ -117,7 +117,7 @@ class _Plan:
                 for edge in edges
             ):
                 continue
-            if len(edges) == 1:
+            if len(edges) == 1 and not (root is not None and root._free_selection):
                 simple[name] = (edges[0].key, edges[0].target)
             elif graph.mode == "dynamic":
                 by_target = {edge.target: edge for edge in edges}
@@ -180,6 +180,8 @@ class Runner:
         seed: int = 0,
         manifest: Mapping[str, Any] | None = None,
         observers: Sequence[list[dict[str, Any]]] = (),
+        select_first_speaker: bool = False,
+        free_selection: bool = False,
     ) -> None:
         if max_turns is not None and max_turns < 1:
             raise ConfigError(f"max_turns must be at least 1, got {max_turns}")
@@ -197,6 +199,12 @@ class Runner:
         self._seed = seed
         self.manifest = dict(manifest or {})
         self._observers = tuple(observers)
+        # A task from outside the graph is then treated as a group chat's opening from a
+        # non-member: tested for termination, and the selector picks the first speaker.
+        self._select_first_speaker = select_first_speaker
+        # AutoGen's custom speaker_selection_method: asked at every turn of the top graph,
+        # and any agent it names speaks, a permitted successor or not.
+        self._free_selection = free_selection and callable(selection)
         self._plans: dict[int, _Plan] = {}
 
     # -- public ------------------------------------------------------------------------------
@@ -424,6 +432,7 @@ class Runner:
                 client = self._selector_client
             selector = SpeakerSelector(
                 method=self._selection if graph is self.graph and self._selection else "auto",
+                any_of=list(graph.nodes) if graph is self.graph and self._free_selection else (),
                 client=client,
                 fallback=spec.fallback,
                 max_retries=spec.max_retries,
@@ -454,6 +463,8 @@ class Runner:
         self._emit_message(scope.run.ctx, scope, step, sender or message.name or "user", message)
         scope.deliver(message, sender)
         if sender is None:
+            if self._select_first_speaker and scope.graph.mode == "dynamic":
+                return await self._first_speaker(scope, message, step)
             return scope.graph.start
         stop = self._termination(self._plan(scope.graph), scope, sender, message)
         if stop is not None:
@@ -462,6 +473,18 @@ class Runner:
         if isinstance(following, _Outcome) and following.join is not None:
             return following.join
         return following
+
+    async def _first_speaker(self, scope: Scope, message: Message, step: str) -> str | _Outcome:
+        """After an opening from outside: stop on it, or select among every agent, as AutoGen."""
+        plan = self._plan(scope.graph)
+        opener = message.name or "user"
+        stop = self._termination(plan, scope, opener, message)
+        if stop is not None:
+            return stop
+        picked = await self._select(scope, opener, list(plan.agents), step)
+        if picked is None:
+            return _Outcome("selector_stopped", node=opener)
+        return picked
 
     def _plan(self, graph: CompiledGraph) -> _Plan:
         plan = self._plans.get(id(graph))
@@ -523,8 +546,9 @@ class Runner:
                 picked = await self._select(scope, current, candidates, step)
                 if picked is None:
                     return _Outcome("selector_stopped", node=current)
-                chosen_edge = by_target[picked]
-                counters[chosen_edge.key] = counters.get(chosen_edge.key, 0) + 1
+                chosen_edge = by_target.get(picked)
+                if chosen_edge is not None:  # None: a free selection off the edges
+                    counters[chosen_edge.key] = counters.get(chosen_edge.key, 0) + 1
                 following = picked
             elif current in plan.ends:
                 return _no_successor(current)
@@ -591,14 +615,17 @@ class Runner:
         parallel = [e for e in edges if e.parallel]
         if parallel:
             return await self._fan_out(scope, current, parallel, step)
-        if len(edges) == 1 or graph.mode == "static":
-            chosen = edges[0]
-        else:
+        free = self._free_selection and graph is self.graph
+        chosen = edges[0]
+        if (len(edges) > 1 or free) and graph.mode == "dynamic":
             candidates = list(dict.fromkeys(e.target for e in edges))
             picked = await self._select(scope, current, candidates, step)
             if picked is None:
                 return _Outcome("selector_stopped", node=current)
-            chosen = next(e for e in edges if e.target == picked)
+            edge = next((e for e in edges if e.target == picked), None)
+            if edge is None:  # a free selection off the edges
+                return picked
+            chosen = edge
         scope.count(chosen.key)
         return chosen.target
 

@@ -141,6 +141,7 @@ class SpeakerSelector:
         node_order: Sequence[str] = (),
         seed: int = 0,
         input_provider: InputProvider | None = None,
+        any_of: Sequence[str] = (),
     ) -> None:
         if isinstance(method, str) and method not in _NAMED_METHODS:
             raise SelectorError(
@@ -156,9 +157,14 @@ class SpeakerSelector:
         self.node_order = list(node_order)
         self.rng = random.Random(seed)
         self.input_provider = input_provider
+        # Names a selection function may choose beyond the candidates (a free selection).
+        self.any_of = frozenset(any_of)
 
     async def select(self, scope: Scope, current: str, candidates: Sequence[str]) -> Selection:
-        """Choose among ``candidates`` (at least two) after ``current`` spoke."""
+        """Choose among ``candidates`` after ``current`` spoke.
+
+        A selection function may also name any node of ``any_of`` (a free selection).
+        """
         method = self.method
         if callable(method):
             answer = method(current, candidates, scope)
@@ -168,13 +174,15 @@ class SpeakerSelector:
                 return Selection(choice=None, method="function")
             if answer in _NAMED_METHODS:
                 method = answer  # type: ignore[assignment]
-            elif answer in candidates:
+            elif answer in candidates or answer in self.any_of:
                 return Selection(choice=answer, method="function")
             else:
                 raise SelectorError(
                     f"the selection function chose {answer!r}, which is not a permitted "
                     f"successor of {current!r} (permitted: {', '.join(candidates)})"
                 )
+        if len(candidates) == 1:  # a selection function asked back for a named method
+            return Selection(choice=candidates[0], method=str(method))
         if method == "round_robin":
             return Selection(choice=self._round_robin(current, candidates), method="round_robin")
         if method == "random":

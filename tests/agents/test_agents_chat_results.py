@@ -313,3 +313,22 @@ def test_a_chat_that_is_not_silent_prints_the_conversation(
     out = capsys.readouterr().out
     assert "printed question" in out
     assert "printed reply" in out
+
+
+def test_summary_reflection_uses_the_recipients_model_and_view() -> None:
+    a = scripted_agent("a", ["hello from a", "summary by a's model"])
+    b = scripted_agent("b", ["hello from b", "summary by b's model"])
+
+    result = a.initiate_chat(
+        b, message="start", max_turns=1, summary_method="reflection_with_llm", silent=True
+    )
+
+    assert result.summary == "summary by b's model"
+    assert a.client is not None and b.client is not None
+    assert a.client.requests == []  # type: ignore[attr-defined]
+    summary_request = b.client.requests[-1]  # type: ignore[attr-defined]
+    assert [(m["role"], m["content"]) for m in summary_request.messages] == [
+        ("user", "start"),
+        ("assistant", "hello from b"),
+        ("system", DEFAULT_SUMMARY_PROMPT),
+    ]

@@ -221,3 +221,45 @@ def test_scripted_input_used_up_is_a_clear_error() -> None:
     assert "user" in str(caught.value)
     # What was said before the failure stays with the agents.
     assert contents(proxy.chat_messages[assistant]) == ["task", "r1"]
+
+
+def test_patched_sync_get_human_input_answers_and_is_recorded() -> None:
+    # AutoGen scripts feed input by replacing the sync method on the agent.
+    proxy = UserProxyAgent("user", human_input_mode="ALWAYS", code_execution_config=False)
+    answers = iter(["more please", "exit"])
+    prompts: list[str] = []
+
+    def fake_input(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    proxy.get_human_input = fake_input  # type: ignore[method-assign]
+    assistant = scripted_agent("assistant", ["answer 1", "answer 2", "answer 3"])
+
+    result = proxy.initiate_chat(assistant, message="hello", silent=True)
+
+    assert contents(result.chat_history) == ["hello", "answer 1", "more please", "answer 2"]
+    assert len(prompts) == 2
+    assert result.human_input == ["more please", "exit"]
+
+
+def test_subclass_get_human_input_calling_super_is_recorded_once() -> None:
+    seen: list[str] = []
+
+    class LoggingProxy(UserProxyAgent):
+        def get_human_input(self, prompt: str) -> str:
+            answer = super().get_human_input(prompt)
+            seen.append(answer)
+            return answer
+
+    script = ScriptedInput(["fix it", "exit"])
+    proxy = LoggingProxy(
+        "user", human_input_mode="ALWAYS", code_execution_config=False, input_provider=script
+    )
+    assistant = scripted_agent("assistant", ["draft 1", "draft 2"])
+
+    result = proxy.initiate_chat(assistant, message="task", silent=True)
+
+    assert seen == ["fix it", "exit"]
+    assert result.human_input == ["fix it", "exit"]
+    assert contents(result.chat_history) == ["task", "draft 1", "fix it", "draft 2"]

@@ -185,3 +185,13 @@ def test_default_auto_reply_when_nothing_answers() -> None:
     result = talker.initiate_chat(quiet, message="hello", silent=True)
 
     assert contents(result.chat_history) == ["hello", "noted", "one", "noted", "two"]
+
+
+def test_assistant_description_follows_a_custom_system_message() -> None:
+    custom = AssistantAgent("coder", system_message="You write Python code.", llm_config=False)
+    default = AssistantAgent("helper", llm_config=False)
+    given = AssistantAgent("x", system_message="S", description="D", llm_config=False)
+
+    assert custom.description == "You write Python code."
+    assert default.description == AssistantAgent.DEFAULT_DESCRIPTION
+    assert given.description == "D"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel
 
-from flowagents import AssistantAgent, UserProxyAgent
+from flowagents import AssistantAgent, ConversableAgent, ScriptedModel, UserProxyAgent
 from flowagents.events import Event, ToolCalled, ToolReturned
 from flowagents.runtime import observe
 from flowagents.testing import LoopbackServer
@@ -88,3 +88,40 @@ def test_decorated_tools_are_offered_called_in_parallel_and_answered() -> None:
     ]
     assert len([e for e in events if isinstance(e, ToolCalled)]) == 3
     assert result.summary == "Oslo is 3 degrees."
+
+
+def test_tools_in_llm_config_are_sent_and_registered_tools_replace_them() -> None:
+    def schema(name: str, description: str) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": name,
+                "description": description,
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+
+    model = ScriptedModel(["done"])
+    assistant = ConversableAgent(
+        "assistant",
+        llm_config={
+            "model_client": model,
+            "tools": [schema("get_time", "by hand"), schema("get_date", "by hand")],
+            "tool_choice": "auto",
+        },
+        human_input_mode="NEVER",
+    )
+
+    @assistant.register_for_llm(name="get_date", description="registered")
+    def get_date() -> str:
+        return "today"
+
+    assistant.generate_reply([{"role": "user", "content": "what time is it?"}])
+
+    request = model.requests[0]
+    assert request.tools is not None
+    assert [(t["function"]["name"], t["function"]["description"]) for t in request.tools] == [
+        ("get_time", "by hand"),
+        ("get_date", "registered"),
+    ]
+    assert request.tool_choice == "auto"

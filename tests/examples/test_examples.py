@@ -41,11 +41,13 @@ EXPECTED: dict[str, list[str]] = {
         "team_b_member -> team_b_lead",
         "user (to",
         "Count the chocolates of both teams.",
-        "[selector offered: team_a_member, team_b_lead; chose team_a_member]",
+        # The user is not a member: the selector is offered everyone for the first speaker.
+        "[selector offered: team_a_lead, team_a_member, team_b_lead, team_b_member; "
+        "chose team_a_lead]",
         "[selector offered: team_a_member, team_b_lead; chose team_b_lead]",
         "[selector offered: team_b_member, team_a_lead; chose team_b_member]",
-        "Speakers: user -> team_a_lead -> team_a_member -> team_a_lead -> team_b_lead"
-        " -> team_b_member -> team_b_lead -> team_a_lead",
+        "Speakers: user -> team_a_lead -> team_b_lead -> team_b_member -> team_b_lead"
+        " -> team_a_lead -> team_a_member -> team_a_lead",
     ],
     "student_asks_expert.py": [
         "user (to student):",

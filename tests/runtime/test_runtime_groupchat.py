@@ -46,7 +46,9 @@ def _selector_enums(model: ScriptedModel) -> list[list[str]]:
 
 def test_auto_selection_with_a_scripted_manager_model() -> None:
     members = _members("a", "b", "c")
-    picks = ScriptedModel([json.dumps({"next_speaker": n}) for n in ["c", "b", "a"]], model="sel")
+    picks = ScriptedModel(
+        [json.dumps({"next_speaker": n}) for n in ["a", "c", "b", "a"]], model="sel"
+    )
     group = GroupChat(agents=members, max_round=5, speaker_selection_method="auto")
     manager = GroupChatManager(group, llm_config=picks)
 
@@ -54,40 +56,42 @@ def test_auto_selection_with_a_scripted_manager_model() -> None:
 
     assert _names(result.chat_history) == ["user", "a", "c", "b", "a"]
     assert result.termination_reason == "max_turns"
-    # With repeats allowed, every member (the current speaker too) is a candidate.
-    assert _selector_enums(picks) == [["a", "b", "c"]] * 3
-    assert picks.requests[0].messages[-2]["content"] == "a: a0"
+    # The user is not a member: the model picks the first speaker too. With repeats allowed,
+    # every member (the current speaker too) is a candidate.
+    assert _selector_enums(picks) == [["a", "b", "c"]] * 4
+    assert picks.requests[0].messages[-2]["content"] == "user: task"
+    assert picks.requests[1].messages[-2]["content"] == "a: a0"
     # The selector's tokens are part of the chat's cost.
     assert "sel" in result.cost["usage_including_cached_inference"]
 
 
 def test_allow_repeat_speaker_false_never_offers_the_current_speaker() -> None:
     members = _members("a", "b", "c")
-    picks = ScriptedModel([json.dumps({"next_speaker": n}) for n in ["b", "c", "b"]])
+    picks = ScriptedModel([json.dumps({"next_speaker": n}) for n in ["a", "b", "c", "b"]])
     group = GroupChat(agents=members, max_round=5, allow_repeat_speaker=False)
     manager = GroupChatManager(group, llm_config=picks)
 
     result = _user().initiate_chat(manager, message="task", silent=True)
 
     assert _names(result.chat_history) == ["user", "a", "b", "c", "b"]
-    assert _selector_enums(picks) == [["b", "c"], ["a", "c"], ["a", "b"]]
+    assert _selector_enums(picks) == [["a", "b", "c"], ["b", "c"], ["a", "c"], ["a", "b"]]
 
 
 def test_allow_repeat_speaker_as_a_list() -> None:
     members = _members("a", "b", "c")
-    picks = ScriptedModel([json.dumps({"next_speaker": n}) for n in ["a", "b", "c"]])
+    picks = ScriptedModel([json.dumps({"next_speaker": n}) for n in ["a", "a", "b", "c"]])
     group = GroupChat(agents=members, max_round=5, allow_repeat_speaker=[members[0]])
     manager = GroupChatManager(group, llm_config=picks)
 
     result = _user().initiate_chat(manager, message="task", silent=True)
 
     assert _names(result.chat_history) == ["user", "a", "a", "b", "c"]
-    assert _selector_enums(picks) == [["a", "b", "c"], ["a", "b", "c"], ["a", "c"]]
+    assert _selector_enums(picks) == [["a", "b", "c"]] * 3 + [["a", "c"]]
 
 
 def test_disallowed_transitions() -> None:
     members = _members("a", "b", "c")
-    picks = ScriptedModel([json.dumps({"next_speaker": n}) for n in ["c", "a"]])
+    picks = ScriptedModel([json.dumps({"next_speaker": "a"})])
     group = GroupChat(
         agents=members,
         max_round=4,
@@ -103,9 +107,9 @@ def test_disallowed_transitions() -> None:
     result = _user().initiate_chat(manager, message="task", silent=True)
 
     assert _names(result.chat_history) == ["user", "a", "c", "a"]
-    # a may not hand over to b (nor to itself), c may not either: one successor each, so the
-    # selector model is never asked.
-    assert picks.requests == []
+    # The model picks the first speaker (the user is not a member); after that a may not
+    # hand over to b (nor to itself), c may not either: one successor each, no more requests.
+    assert _selector_enums(picks) == [["a", "b", "c"]]
 
 
 def test_round_robin() -> None:
@@ -178,7 +182,7 @@ def test_manual_selection_through_scripted_input() -> None:
 def test_manual_selection_in_a_group_chat_uses_the_managers_input() -> None:
     members = _members("a", "b", "c")
     group = GroupChat(agents=members, max_round=4, speaker_selection_method="manual")
-    script = ScriptedInput(["c", "b"])
+    script = ScriptedInput(["1", "c", "b"])
     manager = GroupChatManager(group, input_provider=script)
 
     result = _user().initiate_chat(manager, message="task", silent=True)
@@ -206,17 +210,19 @@ def test_callable_selection_returns_agents_names_and_methods() -> None:
 
     result = _user().initiate_chat(GroupChatManager(group), message="task", silent=True)
 
-    assert _names(result.chat_history) == ["user", "a", "c", "b", "c"]
-    assert seen == ["a", "c", "b", "c"]
+    # The user is not a member: the function picks the first speaker too.
+    assert _names(result.chat_history) == ["user", "c", "b", "c"]
+    assert seen == ["user", "c", "b", "c"]
     assert result.termination_reason == "selector_stopped"
 
 
-def test_callable_selection_outside_the_permitted_successors_is_an_error() -> None:
+def test_runner_selection_function_outside_the_permitted_successors_is_an_error() -> None:
+    # On the runtime, edges bind a selection function; only a GroupChat's callable is free
+    # of them (as in AutoGen, see tests/agents/test_agents_group_chats.py).
     members = _members("a", "b", "c")
     group = GroupChat(
         agents=members,
         max_round=5,
-        speaker_selection_method=lambda last, chat: "a",
         allowed_or_disallowed_speaker_transitions={
             members[0]: [members[1], members[2]],
             members[1]: [members[0]],
@@ -225,8 +231,11 @@ def test_callable_selection_outside_the_permitted_successors_is_an_error() -> No
         speaker_transitions_type="allowed",
     )
 
+    def choose(current: str, candidates: Sequence[str], scope: Any) -> str:
+        return "a"
+
     with pytest.raises(SelectorError, match="not a permitted successor"):
-        _user().initiate_chat(GroupChatManager(group), message="task", silent=True)
+        Runner(group.compile(), selection=choose).run("task")
 
 
 def test_send_introductions() -> None:

@@ -46,7 +46,7 @@ def _last_speaker(body: dict[str, Any]) -> str:
 
 
 def test_group_chat_selector_is_only_offered_permitted_successors() -> None:
-    choices = deque(["coder", "tester", "coder", "tester", "writer", "coder"])
+    choices = deque(["planner", "coder", "tester", "coder", "tester", "writer", "coder"])
     offered: list[tuple[str, list[str]]] = []
 
     def select(body: dict[str, Any]) -> str:
@@ -93,12 +93,20 @@ def test_group_chat_selector_is_only_offered_permitted_successors() -> None:
         "planner",
     ]
     assert result.termination_reason == "max_turns"
-    # Five choices were needed (writer has one successor: no request for it).
-    assert len(requests) == 5
-    for speaker, enum in offered:
+    # Six choices were needed: the first speaker (the user is not a member, so every member
+    # is offered), then five (writer has one successor: no request for it).
+    assert len(requests) == 6
+    assert offered[0] == ("user", ["planner", "coder", "tester", "writer"])
+    for speaker, enum in offered[1:]:
         assert enum == ALLOWED[speaker], (speaker, enum)
-    assert [speaker for speaker, _ in offered] == ["planner", "coder", "tester", "coder", "tester"]
-    for request in requests:
+    assert [speaker for speaker, _ in offered[1:]] == [
+        "planner",
+        "coder",
+        "tester",
+        "coder",
+        "tester",
+    ]
+    for request in requests[1:]:
         body = request.body
         assert body is not None
         assert body["model"] == "selector-x"
@@ -224,7 +232,8 @@ def test_selector_constraint_falls_back_per_capability_profile(
 def test_group_chat_retry_is_observed_through_the_familiar_api() -> None:
     answers = [json.dumps({"next_speaker": "mallory"}), json.dumps({"next_speaker": "b"})]
     members = [agent("a", ["a says"]), agent("b", ["b says"]), agent("c", ["c says"])]
-    with LoopbackServer(replies=answers) as server:
+    first = json.dumps({"next_speaker": "a"})  # the user is not a member: a is picked first
+    with LoopbackServer(replies=[first, *answers]) as server:
         group = GroupChat(agents=members, max_round=3, allow_repeat_speaker=False)
         manager = GroupChatManager(
             group,
@@ -241,7 +250,9 @@ def test_group_chat_retry_is_observed_through_the_familiar_api() -> None:
             ).initiate_chat(manager, message="go", silent=True)
 
     assert [m["name"] for m in result.chat_history] == ["user", "a", "b"]
-    (selected,) = of_kind(events, SpeakerSelected)
+    opening, selected = of_kind(events, SpeakerSelected)
+    assert opening.candidates == ("a", "b", "c")
+    assert opening.choice == "a"
     assert selected.candidates == ("b", "c")
     assert selected.retries == 1
     assert selected.raw_answers == tuple(answers)
