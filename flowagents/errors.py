@@ -3,7 +3,8 @@
 Every error carries a stable ``code`` and ``where`` it happened: a source position
 (``file:line:col``) for specs, ``run/step/node`` for runs, the endpoint and model for model
 calls. Cancellation (``asyncio.CancelledError``, ``KeyboardInterrupt``) is never turned into a
-``FlowAgentsError``.
+``FlowAgentsError``. An error raised by user code (a reply function, a guard, a selection
+function) leaves a run as it is, with ``run_location`` attached (see ``describe_error``).
 
     FlowAgentsError
     ├── SpecError                   a conversation spec is wrong before anything runs
@@ -55,6 +56,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreError",
     "ToolError",
+    "describe_error",
 ]
 
 
@@ -249,3 +251,16 @@ class ReplayDivergenceError(StoreError):
     """A replay produced something other than what was recorded."""
 
     code = "FA402"
+
+
+def describe_error(error: BaseException) -> str:
+    """How flowagents reports ``error``: its own text, or ``location: Type: message``.
+
+    A FlowAgentsError says where it happened itself; any other error is named by its type,
+    after the run location it carries when it ended a run.
+    """
+    if isinstance(error, FlowAgentsError):
+        return str(error)
+    text = f"{type(error).__name__}: {error}"
+    location = getattr(error, "run_location", None)
+    return f"{location}: {text}" if isinstance(location, RunLocation) else text

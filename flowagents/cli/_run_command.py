@@ -8,17 +8,33 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flowagents.cli._app import app
-from flowagents.errors import FlowAgentsError
+from flowagents.errors import FlowAgentsError, RunError, RunLocation, describe_error
 
 
-def fail(error: FlowAgentsError, console: Console | None = None) -> typer.Exit:
-    """Print ``error`` the way every command does and return the exit to raise."""
+def fail(error: Exception, console: Console | None = None) -> typer.Exit:
+    """Print ``error`` the way every command does and return the exit to raise.
+
+    An error from user code that ended a run is printed with its type and location.
+    """
+    code = error.code if isinstance(error, FlowAgentsError) else RunError.code
     (console or Console(stderr=True)).print(
-        f"[bold red]error[{error.code}][/] {error}", highlight=False, soft_wrap=True
+        f"[bold red]error[{code}][/] {escape(describe_error(error))}",
+        highlight=False,
+        soft_wrap=True,
     )
     return typer.Exit(code=1)
+
+
+def reportable(error: Exception) -> bool:
+    """Whether ``fail`` reports ``error``: ours, or one that ended a run (it has its place).
+
+    Any other error is a bug, which keeps its traceback.
+    """
+    located = isinstance(getattr(error, "run_location", None), RunLocation)
+    return located or isinstance(error, FlowAgentsError)
 
 
 @app.command()
@@ -95,7 +111,9 @@ def run(
                 manifest={"graph_file": str(graph_file)},
             )
             result = runner.run(task, run_id=run_id)
-    except FlowAgentsError as error:
+    except Exception as error:
+        if not reportable(error):
+            raise
         raise fail(error) from None
     finally:
         if store is not None:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from flowagents.cli._app import app
-from flowagents.cli._run_command import fail
+from flowagents.cli._run_command import fail, reportable
 from flowagents.errors import FlowAgentsError, ReplayDivergenceError
 
 if TYPE_CHECKING:
@@ -223,7 +223,9 @@ def resume(
                 sinks=[] if quiet else [ConsolePrinter(console).sink],
                 input_provider=input_provider(non_interactive),
             )
-        except FlowAgentsError as error:
+        except Exception as error:
+            if not reportable(error):
+                raise
             raise fail(error) from None
     print_outcome(console, result)
     if result.status == "failed":
@@ -273,7 +275,9 @@ def replay(
                 if not note.startswith("during "):
                     error.message += f"\n{note}"
             raise fail(error) from None
-        except FlowAgentsError as error:
+        except Exception as error:
+            if not reportable(error):
+                raise
             raise fail(error) from None
     ending = "the whole record" if report.complete else "the record up to where it stops"
     console.print(

@@ -23,6 +23,7 @@ from flowagents.errors import (
     HumanInputNeeded,
     RunError,
     RunLocation,
+    describe_error,
 )
 from flowagents.events import (
     ErrorRaised,
@@ -287,11 +288,10 @@ class Runner:
             self._finish(ctx, _Outcome("cancelled"), "cancelled")
             raise
         except Exception as exc:
-            error = self._located(exc, ctx)
-            self._finish(ctx, _Outcome("error", str(error)), "failed", error=error)
-            if error is exc:
-                raise
-            raise error from exc
+            # Raised as it is, so that a caller's ``except ValueError`` still catches it.
+            self._located(exc, ctx)
+            self._finish(ctx, _Outcome("error", describe_error(exc)), "failed", error=exc)
+            raise
         finally:
             CURRENT_STEP.reset(step_token)
             CURRENT_RUN.reset(run_token)
@@ -731,10 +731,8 @@ class Runner:
         try:
             return await self._converse(scope, start, via=source)
         except Exception as exc:
-            error = self._located(exc, scope.run.ctx)
-            if error is exc:
-                raise
-            raise error from exc
+            self._located(exc, scope.run.ctx)
+            raise
 
     def _restated(self, outcome: _Outcome, scope: Scope) -> _Outcome:
         """``outcome`` of a branch, its counts taken again on the merged conversation."""
@@ -819,23 +817,22 @@ class Runner:
                 )
             )
 
-    def _located(self, exc: Exception, ctx: RunContext) -> Exception:
-        """``exc`` with the run, step and node it came from (those of the step running now).
+    def _located(self, exc: Exception, ctx: RunContext) -> None:
+        """Attach to ``exc`` the run, step and node it came from (those of the step running now).
 
-        An error already located (in a branch, or in a run nested in this one) keeps its
-        place: that is where it happened.
+        Sets ``exc.run_location``, adds a note naming it, and fills in an empty ``where`` of a
+        FlowAgentsError. An error already located in this run (in a branch, or in a run nested
+        in this one) keeps its place: that is where it happened.
         """
-        if isinstance(getattr(exc, "run_location", None), RunLocation):
-            return exc
+        known = getattr(exc, "run_location", None)
+        if isinstance(known, RunLocation) and known.run_id == ctx.run_id:
+            return
         scope = CURRENT_STEP.get()
         location = RunLocation(ctx.run_id, scope.step or None, scope.node or None)
-        if isinstance(exc, FlowAgentsError):
-            exc.add_note(f"during {location}")
-            exc.run_location = location  # type: ignore[attr-defined]
-            return exc
-        error = RunError(f"{type(exc).__name__}: {exc}", where=location)
-        error.run_location = location  # type: ignore[attr-defined]
-        return error
+        exc.run_location = location  # type: ignore[attr-defined]
+        exc.add_note(f"during {location}")
+        if isinstance(exc, FlowAgentsError) and exc.where is None:
+            exc.where = location
 
     def _finish(
         self, ctx: RunContext, outcome: _Outcome, status: RunStatus, error: Exception | None = None
@@ -853,9 +850,9 @@ class Runner:
                     run_id=ctx.run_id,
                     step=step,
                     node=node,
-                    code=getattr(error, "code", "FA000"),
+                    code=error.code if isinstance(error, FlowAgentsError) else RunError.code,
                     error_type=type(error).__name__,
-                    message=str(error),
+                    message=describe_error(error),
                 )
             )
         ctx.emit(
