@@ -17,6 +17,8 @@ Resume, replay and fork are all "re-execute from the start with a Recorder in fr
 from __future__ import annotations
 
 import atexit
+import dataclasses
+import itertools
 import sys
 import time
 import weakref
@@ -83,8 +85,9 @@ class RecordingSink:
 
     ``recorded`` holds the ``(step, kind, ordinal)`` keys of the events of run ``run_id``
     already stored (``event_keys`` of them): a re-execution's events with those keys are
-    dropped, the others stored. Stored events are then handed to the ``forward`` sinks
-    (e.g. a console printer) after they are committed, so what was shown is always on record.
+    dropped, the others stored, numbered on from the stored ones (a copy with its ``seq``).
+    Stored events are then handed to the ``forward`` sinks (e.g. a console printer) after
+    they are committed, so what was shown is always on record.
     """
 
     def __init__(
@@ -101,6 +104,9 @@ class RecordingSink:
         self.commit_interval_s = commit_interval_s
         self._run_id = run_id
         self._recorded = set(recorded)
+        # Parallel branches may interleave otherwise when executed again: the numbers the
+        # re-execution gives its new events can be those of stored events it dropped.
+        self._seq = itertools.count(len(self._recorded) + 1) if self._recorded else None
         self._key = EventKeys()
         self._pending: list[Event] = []
         self._last_commit = time.monotonic()
@@ -108,6 +114,8 @@ class RecordingSink:
     def __call__(self, event: Event) -> None:
         if self._recorded and self._on_record(event):
             return
+        if self._seq is not None and event.run_id == self._run_id:
+            event = dataclasses.replace(event, seq=next(self._seq))
         pending = self._pending
         if not pending:
             _OPEN_SINKS.add(self)

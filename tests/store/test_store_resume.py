@@ -14,6 +14,7 @@ import pytest
 from store_helpers import GRAPHS, canonical, cli, spawn, transcript
 
 from flowagents.agents import ScriptedInput
+from flowagents.events import Event
 from flowagents.graph import compile_graph
 from flowagents.store import MemoryRunStore, SQLiteRunStore, record_run
 
@@ -47,10 +48,12 @@ def kill_during_call(graph: Path, call: int, tmp_path: Path, store: Path) -> Non
     process.communicate(timeout=30)
 
 
-def assert_resumes_to_baseline(graph: Path, tmp_path: Path, store: Path) -> None:
+def assert_resumes_to_baseline(
+    graph: Path, tmp_path: Path, store: Path, status: str = "running"
+) -> None:
     with SQLiteRunStore(store) as opened:
         before = opened.get_run("victim")
-        assert before.status == "running"
+        assert before.status == status
         assert before.events > 0
         recorded = sum(1 for call in opened.calls("victim") if call.kind == "model")
     done = cli("resume", "victim", "--store", str(store), "-q", cwd=tmp_path,
@@ -72,10 +75,16 @@ def assert_resumes_to_baseline(graph: Path, tmp_path: Path, store: Path) -> None
         got = opened.events("victim")
         run = opened.get_run("victim")
     assert run.status == "completed"
-    assert run.manifest["resumed"][0]["from_status"] == "running"
+    assert run.manifest["resumed"][0]["from_status"] == status
     assert len(got) == len(expected)  # nothing duplicated, nothing missing
     assert canonical(got) == canonical(expected)
     assert sorted(transcript(got)) == sorted(transcript(expected))
+    assert_numbered_in_order(got)
+
+
+def assert_numbered_in_order(events: list[Event]) -> None:
+    """Each event has its own ``seq``, 1 to N in the order of the record, as in one run."""
+    assert [event.seq for event in events] == list(range(1, len(events) + 1))
 
 
 @pytest.mark.parametrize("graph", ["loop.yaml", "fanout.yaml"])
@@ -109,6 +118,24 @@ def test_kill_after_some_events_are_committed_then_resume(tmp_path: Path) -> Non
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
     assert_resumes_to_baseline(GRAPHS / "loop.yaml", tmp_path, store)
+
+
+def test_ctrl_c_in_one_branch_of_a_fan_out_then_resume(tmp_path: Path) -> None:
+    # Model call 2 is branch web's first: it hangs while branch papers goes on to the join.
+    # Executed again, web's turns come first, yet the record must read as one run.
+    store = tmp_path / "runs.db"
+    marker = tmp_path / "hung"
+    process = spawn(
+        "run", str(GRAPHS / "fanout.yaml"), "-t", "go", "-q", "--store", str(store),
+        "--run-id", "victim", cwd=tmp_path, FLOWAGENTS_TEST_HANG_AT="2",
+        FLOWAGENTS_TEST_MARKER=str(marker), FLOWAGENTS_TEST_DELAY="0.002",
+    )
+    wait_for(marker.exists, process, "model call 2")
+    time.sleep(0.2)  # branch papers takes its turns meanwhile
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+
+    assert_resumes_to_baseline(GRAPHS / "fanout.yaml", tmp_path, store, status="cancelled")
 
 
 def test_a_paused_run_resumes_with_the_reply(tmp_path: Path) -> None:
