@@ -218,25 +218,28 @@ class Runner:
         run_id: str | None = None,
         preamble: Sequence[Message] = (),
         finalize: Callable[[list[Message]], Awaitable[str]] | None = None,
+        sinks: Sequence[EventSink] = (),
     ) -> RunResult:
         """Run the graph on ``task`` (spoken by node ``sender``, or by the user).
 
         ``preamble`` messages are delivered first (e.g. introductions); ``finalize`` computes
-        the summary inside the run, so that a model it calls is part of the record.
+        the summary inside the run, so that a model it calls is part of the record. ``sinks``
+        receive this run's events only, after the Runner's own sinks.
         """
         outer = CURRENT_RUN.get()
         prefix = ""
+        own_sinks = [*self.sinks, *sinks]
         if outer.is_idle:
             ctx = RunContext(
                 run_id or new_run_id(),
-                sinks=[*self.sinks, *OBSERVERS.get()],
+                sinks=[*own_sinks, *OBSERVERS.get()],
                 input_provider=self._input_provider,
                 interceptor=self._interceptor,
             )
         else:
             # A run inside a run (nested chats, an agent consulted as a tool): it is recorded
             # in the enclosing run, under the step that started it.
-            ctx = outer.child(sinks=self.sinks)
+            ctx = outer.child(sinks=own_sinks)
             if self._input_provider is not None:
                 ctx.input_provider = self._input_provider
             prefix = f"{CURRENT_STEP.get().step}/{self.graph.name}."
@@ -325,17 +328,15 @@ class Runner:
     async def stream(
         self, task: str | Message | None = None, *, sender: str | None = None
     ) -> AsyncIterator[Event]:
-        """Run the graph and yield its events as they happen."""
+        """Run the graph and yield its events as they happen (this run's only)."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        self.sinks.append(queue.put_nowait)
-        job = asyncio.ensure_future(self.arun(task, sender=sender))
+        job = asyncio.ensure_future(self.arun(task, sender=sender, sinks=[queue.put_nowait]))
         job.add_done_callback(lambda _: queue.put_nowait(None))
         try:
             while (event := await queue.get()) is not None:
                 yield event
             await job
         finally:
-            self.sinks.remove(queue.put_nowait)
             if not job.done():
                 job.cancel()
 

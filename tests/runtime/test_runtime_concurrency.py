@@ -284,3 +284,51 @@ def test_concurrent_runs_of_one_runner_keep_their_own_run_ids() -> None:
             "run_finished",
         ]
         assert [e.seq for e in own] == list(range(1, len(own) + 1))
+
+
+def test_concurrent_streams_of_one_runner_get_only_their_own_runs_events() -> None:
+    async def answer(request: ModelRequest) -> str:
+        await asyncio.sleep(0.01)
+        return "said"
+
+    graph = pair(agent("a", ScriptedModel(answer)), agent("b", ScriptedModel(answer)), max_turns=4)
+    shared: list[Event] = []
+    runner = Runner(graph, sinks=[shared.append])
+
+    async def collect(task: str) -> list[Event]:
+        return [event async for event in runner.stream(task)]
+
+    async def both() -> list[list[Event]]:
+        return list(await asyncio.gather(collect("t1"), collect("t2")))
+
+    streams = asyncio.run(both())
+
+    for streamed, task in zip(streams, ("t1", "t2"), strict=True):
+        assert streamed[0].task == task  # type: ignore[attr-defined]
+        assert streamed == [e for e in shared if e.run_id == streamed[0].run_id]
+    assert streams[0][0].run_id != streams[1][0].run_id
+    assert runner.sinks == [shared.append]
+
+
+def test_arun_sinks_see_only_their_runs_events() -> None:
+    async def answer(request: ModelRequest) -> str:
+        await asyncio.sleep(0.01)
+        return "said"
+
+    runner = Runner(
+        pair(agent("a", ScriptedModel(answer)), agent("b", ScriptedModel(answer)), max_turns=4)
+    )
+    first: list[Event] = []
+    second: list[Event] = []
+
+    async def both() -> None:
+        await asyncio.gather(
+            runner.arun("t1", run_id="A", sinks=[first.append]),
+            runner.arun("t2", run_id="B", sinks=[second.append]),
+        )
+
+    asyncio.run(both())
+
+    assert {e.run_id for e in first} == {"A"} and {e.run_id for e in second} == {"B"}
+    assert isinstance(first[-1], RunFinished) and isinstance(second[-1], RunFinished)
+    assert runner.sinks == []
