@@ -61,6 +61,24 @@ def test_chat_result_fields_and_cost_per_model() -> None:
     )
 
 
+def test_price_in_the_config_list_gives_the_cost() -> None:
+    with LoopbackServer(replies=["hello there"]) as server:
+        config = _llm_config(server, model="priced")
+        config["config_list"][0]["price"] = [1.0, 2.0]
+        assistant = AssistantAgent("assistant", llm_config=config)
+        user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+
+        result = user.initiate_chat(assistant, message="hi", max_turns=1, silent=True)
+
+    for block in ("usage_including_cached_inference", "usage_excluding_cached_inference"):
+        usage = result.cost[block]["priced"]
+        # As AutoGen: price is USD per 1,000 prompt and completion tokens.
+        expected = (usage["prompt_tokens"] * 1.0 + usage["completion_tokens"] * 2.0) / 1000
+        assert usage["completion_tokens"] == 2
+        assert usage["cost"] == pytest.approx(expected)
+        assert result.cost[block]["total_cost"] == pytest.approx(expected)
+
+
 def test_chat_result_human_input() -> None:
     proxy = UserProxyAgent(
         "user",
