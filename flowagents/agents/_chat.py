@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from flowagents.runtime._engine import RunResult
 if TYPE_CHECKING:
     from flowagents.agents._conversable import ConversableAgent
     from flowagents.graph import CompiledGraph
+    from flowagents.runtime._context import EventSink
 
 DEFAULT_SUMMARY_PROMPT = (
     "Summarize the takeaway from the conversation above in a few sentences. "
@@ -138,18 +139,31 @@ async def _summarize(
     )
 
 
+def console_sinks(agents: Collection[ConversableAgent], silent: bool) -> tuple[EventSink, ...]:
+    """The console printer for a chat: none when nothing is to be printed.
+
+    As AutoGen: an agent's own ``silent`` (when not None) wins over the call's for the
+    messages it sends.
+    """
+    from flowagents.runtime._console import ConsolePrinter
+
+    quiet = [a.name for a in agents if (silent if a.silent is None else a.silent)]
+    if silent and len(quiet) == len(agents):
+        return ()
+    return (ConsolePrinter(quiet_senders=quiet).sink,)
+
+
 def _runner_for(
     sender: ConversableAgent, recipient: ConversableAgent, *, silent: bool, max_turns: int | None
 ) -> Any:
     from flowagents.runtime import Runner
-    from flowagents.runtime._console import ConsolePrinter
 
     if sender.name == recipient.name:
         raise ConfigError(f"an agent cannot chat with itself ({sender.name!r})")
     return Runner(
         pair_graph(sender.name, recipient.name),
         agents={sender.name: sender, recipient.name: recipient},
-        sinks=() if silent else (ConsolePrinter().sink,),
+        sinks=console_sinks((sender, recipient), silent),
         max_turns=2 * max_turns if max_turns else None,
     )
 

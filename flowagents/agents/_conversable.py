@@ -135,6 +135,7 @@ class ConversableAgent(Agent):
         default_auto_reply: str | dict[str, Any] = "",
         description: str | None = None,
         chat_messages: dict[Agent, list[dict[str, Any]]] | None = None,
+        silent: bool | None = None,
         input_provider: InputProvider | None = None,
     ) -> None:
         super().__init__(name, description if description is not None else "")
@@ -175,6 +176,9 @@ class ConversableAgent(Agent):
         self._code_execution_config = code_execution_config
         self._code_executor: CodeExecutor | None = None
         self.stop_reason: str | None = None
+        # As AutoGen: when not None, whether this agent's messages are printed, whatever
+        # the chat's own ``silent`` says.
+        self.silent = silent
 
         self.register_reply([Agent, None], builtin.generate_oai_reply)
         if code_execution_config is not False:
@@ -261,14 +265,25 @@ class ConversableAgent(Agent):
         return list(self._tools_for_llm.values())
 
     def register_for_llm(
-        self, *, name: str | None = None, description: str | None = None
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        api_style: Literal["function", "tool"] = "tool",
     ) -> Callable[[F], F]:
         """Decorator: offer the function to this agent's model as a tool.
 
         The schema comes from the type hints (``Annotated[T, "description"]`` for
-        parameters) through pydantic.
+        parameters) through pydantic. ``api_style="function"`` (AutoGen's legacy
+        ``functions``) is accepted; the function is offered as a tool all the same.
         """
         from flowagents.tools import Tool
+
+        if api_style not in ("function", "tool"):
+            raise ConfigError(
+                f"api_style must be 'function' or 'tool', got {api_style!r}",
+                where=f"agent {self.name}",
+            )
 
         def decorator(function: F) -> F:
             tool = getattr(function, TOOL_ATTRIBUTE, None)
@@ -300,13 +315,15 @@ class ConversableAgent(Agent):
         trigger: Trigger,
         reply_func_from_nested_chats: str | ReplyFunction = "summary_from_nested_chats",
         position: int = 2,
+        use_async: bool | None = None,
         **kwargs: Any,
     ) -> None:
         """When ``trigger`` matches, answer with the outcome of a sequence of nested chats.
 
         The first chat's message is the triggering message; each summary carries over into
         the next chat, and the last summary is the reply. The nested chats are recorded in
-        the enclosing run under the current step.
+        the enclosing run under the current step. ``use_async`` is accepted for AutoGen
+        scripts: nested chats always run on the event loop, in sync and async chats alike.
         """
         from flowagents.agents._chat import nested_chats_reply
 
