@@ -224,16 +224,21 @@ class SpeakerSelector:
         raise SelectorError(why)
 
     async def _manual(self, current: str, candidates: Sequence[str]) -> Selection:
+        """Ask a human; an empty answer or ``q`` means the next in order, as in AutoGen."""
         menu = "\n".join(f"{i}: {name}" for i, name in enumerate(candidates, 1))
         answers: list[str] = []
         for attempt in range(self.max_retries + 1):
             raw = await current_run().get_human_input(
-                f"Who speaks next?\n{menu}\nEnter a number or a name: ",
+                f"Who speaks next?\n{menu}\nEnter a number or a name "
+                "(nothing or q: the next in order): ",
                 agent="selector",
                 provider=self.input_provider,
             )
             answers.append(raw)
             text = raw.strip()
+            if text in ("", "q"):
+                next_in_order = self._round_robin(current, candidates)
+                return Selection(next_in_order, "manual", answers, attempt)
             if text.isdigit() and 1 <= int(text) <= len(candidates):
                 return Selection(candidates[int(text) - 1], "manual", answers, attempt)
             choice = parse_choice(text, candidates)
