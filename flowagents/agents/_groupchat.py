@@ -354,7 +354,9 @@ class GroupChatManager(ConversableAgent):
         )
         return ChatResult.model_construct(
             chat_id=result.run_id,
-            chat_history=list(group.messages),
+            # As AutoGen: the initiator's view (its own messages are "assistant"); an
+            # outsider heard only what it sent.
+            chat_history=sender.chat_messages[self],
             summary=result.summary,
             cost=result.cost,
             human_input=result.human_inputs,

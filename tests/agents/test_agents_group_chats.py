@@ -172,3 +172,29 @@ def test_manual_selection_empty_answer_means_the_next_in_order() -> None:
     # As AutoGen: after c, the next in order is a; after a, b. One prompt per choice.
     assert [m["name"] for m in group.messages] == ["a", "c", "a", "b"]
     assert script.remaining == 0
+
+
+def test_group_chat_history_is_the_initiators_view() -> None:
+    user, a, b = (scripted_agent(name, [f"{name}1", f"{name}2"]) for name in ("user", "a", "b"))
+    group = GroupChat(agents=[user, a, b], max_round=4, speaker_selection_method="round_robin")
+
+    result = user.initiate_chat(GroupChatManager(group), message="task", silent=True)
+
+    # As AutoGen: the initiator's own messages are "assistant" from its side.
+    assert [(m["name"], m["role"]) for m in result.chat_history] == [
+        ("user", "assistant"),
+        ("a", "user"),
+        ("b", "user"),
+        ("user", "assistant"),
+    ]
+    assert {m["role"] for m in group.messages} == {"user"}
+
+
+def test_an_outsiders_group_chat_history_is_what_it_sent() -> None:
+    outside = scripted_agent("outside", [])
+    _, group = _round_robin("a", "b")
+
+    result = outside.initiate_chat(GroupChatManager(group), message="go", silent=True)
+
+    assert contents(result.chat_history) == ["go"]
+    assert contents(group.messages) == ["go", "a1", "b1"]
