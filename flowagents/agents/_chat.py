@@ -113,8 +113,9 @@ async def _summarize(
             result = await result
         return str(result)
     if method == "last_msg":
+        # Not stripped, as AutoGen: "done TERMINATE" gives "done ".
         last = transcript[-1].text if transcript else ""
-        return last.replace("TERMINATE", "").strip()
+        return last.replace("TERMINATE", "")
     if method == "reflection_with_llm":
         # As AutoGen: the recipient's model (else the sender's) reads the recipient's view.
         client = recipient.client or sender.client

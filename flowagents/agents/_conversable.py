@@ -67,8 +67,8 @@ class Agent:
 
 
 def _default_is_termination_msg(message: dict[str, Any]) -> bool:
-    content = message.get("content")
-    return isinstance(content, str) and content.strip() == "TERMINATE"
+    # Exactly, as AutoGen: " TERMINATE\n" does not end a chat.
+    return message.get("content") == "TERMINATE"
 
 
 def _trigger_matcher(trigger: Trigger) -> Callable[[Any], bool]:
@@ -462,30 +462,46 @@ class ConversableAgent(Agent):
         return self._oai_messages[agent]
 
     def last_message(self, agent: Agent | None = None) -> dict[str, Any] | None:
-        """The last message exchanged with ``agent`` (or with the only peer)."""
+        """The last message exchanged with ``agent`` (or with the only peer), as AutoGen.
+
+        None when this agent has talked with no one. Without ``agent``, several peers are
+        a ValueError; an ``agent`` never talked with is a KeyError.
+        """
         if agent is None:
             if len(self._oai_messages) == 0:
                 return None
             if len(self._oai_messages) > 1:
-                raise ConfigError(
-                    f"{self.name} talks with several agents; name one in last_message(agent)",
-                    where=f"agent {self.name}",
+                raise ValueError(
+                    f"{self.name} talks with several agents; name one in last_message(agent)"
                 )
             return next(iter(self._oai_messages.values()))[-1]
-        history = self._oai_messages.get(agent)
+        if agent not in self._oai_messages:
+            raise KeyError(f"{self.name} has no conversation with {agent.name!r}")
+        history = self._oai_messages[agent]
         return history[-1] if history else None
 
     def clear_history(
         self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None
     ) -> None:
-        """Forget the messages with ``recipient`` (or with everyone)."""
-        targets = [recipient] if recipient is not None else list(self._oai_messages)
-        for target in targets:
-            history = self._oai_messages[target]
-            if nr_messages_to_preserve:
-                del history[:-nr_messages_to_preserve]
-            else:
+        """Forget the messages with ``recipient``, or with everyone, as AutoGen.
+
+        ``nr_messages_to_preserve`` keeps that many newest messages per peer (one more where
+        that would split a tool call from its responses); only without ``recipient``.
+        """
+        if recipient is not None:
+            self._oai_messages[recipient].clear()
+            return
+        for history in self._oai_messages.values():
+            if not nr_messages_to_preserve:
+                # In place: a running chat keeps appending to the same lists.
                 history.clear()
+                continue
+            keep = nr_messages_to_preserve
+            if len(history) > keep and "tool_responses" in history[-keep]:
+                keep += 1
+            del history[:-keep]
+        if not nr_messages_to_preserve:
+            self._oai_messages.clear()
 
     def _append_oai_message(self, message: Message, role: str, peer: Any) -> None:
         self._oai_messages[peer].append(to_oai_dict(message, role))

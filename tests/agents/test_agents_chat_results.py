@@ -41,8 +41,8 @@ def test_chat_result_fields_and_cost_per_model() -> None:
     assert [m["name"] for m in result.chat_history] == ["critic", "writer", "critic", "writer"]
     # The history is the sender's view: its own messages are "assistant".
     assert [m["role"] for m in result.chat_history] == ["assistant", "user", "assistant", "user"]
-    assert result.summary == "final draft"
-    assert result.run is not None and result.run.summary == "final draft"
+    assert result.summary == "final draft "  # as AutoGen: not stripped
+    assert result.run is not None and result.run.summary == "final draft "
     assert result.termination_reason == "is_termination_msg"
     assert result.human_input == []
     assert result.chat_id
@@ -94,13 +94,13 @@ def test_chat_result_human_input() -> None:
     assert result.summary == "short"
 
 
-def test_summary_last_msg_strips_terminate() -> None:
+def test_summary_last_msg_removes_terminate() -> None:
     a = scripted_agent("a", [], is_termination_msg=contains_terminate)
     b = scripted_agent("b", ["The answer is 4. TERMINATE"])
 
     result = a.initiate_chat(b, message="2+2?", silent=True, summary_method="last_msg")
 
-    assert result.summary == "The answer is 4."
+    assert result.summary == "The answer is 4. "  # as AutoGen: not stripped
 
 
 def test_summary_none_is_empty() -> None:
@@ -243,14 +243,51 @@ def test_clear_history_method() -> None:
     a.initiate_chat(b, message="to b", silent=True, max_turns=2)
     a.initiate_chat(c, message="to c", silent=True, max_turns=1)
 
+    with pytest.raises(ValueError, match="several agents"):
+        a.last_message()
+
+    # As AutoGen: with a recipient, nr_messages_to_preserve is ignored.
     a.clear_history(b, nr_messages_to_preserve=1)
-    assert contents(a.chat_messages[b]) == ["b2"]
+    assert a.chat_messages[b] == []
     assert contents(a.chat_messages[c]) == ["to c", "c1"]
+    assert a.last_message(b) is None
+
+    a.clear_history(nr_messages_to_preserve=1)
+    assert contents(a.chat_messages[c]) == ["c1"]
 
     a.clear_history()
-    assert a.chat_messages[b] == []
-    assert a.chat_messages[c] == []
-    assert a.last_message(b) is None
+    assert a.chat_messages == {}
+    assert a.last_message() is None
+    with pytest.raises(KeyError):
+        a.last_message(b)
+
+
+def test_clear_history_keeps_a_tool_call_with_its_responses() -> None:
+    a = scripted_agent("a", [])
+    b = scripted_agent("b", [])
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    response = {"tool_call_id": "c1", "role": "tool", "content": "ok"}
+    a.chat_messages[b].extend(
+        [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "content": "ok", "tool_responses": [response]},
+        ]
+    )
+
+    a.clear_history(nr_messages_to_preserve=1)
+
+    assert [m["role"] for m in a.chat_messages[b]] == ["assistant", "tool"]
+
+
+def test_only_exactly_terminate_ends_a_chat_by_default() -> None:
+    a = scripted_agent("a", ["r1", "r2"])
+    b = scripted_agent("b", [" TERMINATE\n", "TERMINATE"])
+
+    result = a.initiate_chat(b, message="go", silent=True)
+
+    # As AutoGen: surrounding whitespace keeps the chat going.
+    assert contents(result.chat_history) == ["go", " TERMINATE\n", "r1", "TERMINATE"]
 
 
 def test_initiate_chats_carries_summaries_over() -> None:

@@ -156,7 +156,7 @@ def test_student_asks_an_expert_through_a_function_call() -> None:
     assert tool_result["tool_responses"][0]["tool_call_id"] == "call_1"
     assert "x = 2 or x = 3" in tool_result["tool_responses"][0]["content"]
     assert history[3]["content"] == "The roots are 2 and 3. TERMINATE"
-    assert result.summary == "The roots are 2 and 3."
+    assert result.summary == "The roots are 2 and 3. "
     # The student's model saw the tool schema and then the expert's answer.
     assert student.client is not None
     requests = student.client.requests  # type: ignore[attr-defined]
