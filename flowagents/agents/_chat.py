@@ -154,6 +154,62 @@ def console_sinks(agents: Collection[ConversableAgent], silent: bool) -> tuple[E
     return (ConsolePrinter(quiet_senders=quiet).sink,)
 
 
+def with_carryover(message: str | dict[str, Any], carryover: Any) -> str | dict[str, Any]:
+    """``message`` with the carryover appended after a ``Context:`` line, as AutoGen.
+
+    ``carryover`` is a string or a list (of strings, message dicts or other values); a
+    dict message gets it in its text ``content`` (a copy; a list content gets a first text
+    part).
+    """
+    if not carryover:
+        return message
+    if isinstance(carryover, str):
+        context = "\nContext: \n" + carryover
+    elif isinstance(carryover, list):
+        context = "\nContext: \n" + "\n".join(_carryover_text(item) for item in carryover)
+    else:
+        raise ConfigError(
+            f"carryover must be a string or a list, got {type(carryover).__name__}"
+        )
+    if isinstance(message, str):
+        return message + context
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": content + context}
+    if isinstance(content, list):
+        return {**message, "content": [{"type": "text", "text": context}, *content]}
+    return message
+
+
+def _carryover_text(item: Any) -> str:
+    if isinstance(item, dict) and "content" in item:
+        return str(item["content"])
+    return item if isinstance(item, str) else str(item)
+
+
+async def _opening(
+    sender: ConversableAgent,
+    recipient: ConversableAgent,
+    message: str | dict[str, Any] | Callable[..., Any] | None,
+    context: dict[str, Any],
+) -> str | dict[str, Any]:
+    """The chat's first message, as AutoGen makes it.
+
+    A callable is called with ``(sender, recipient, context)`` (the carryover is in
+    ``context``); otherwise see ``ConversableAgent.a_generate_init_message``.
+    """
+    if callable(message):
+        message = message(sender, recipient, context)
+    else:
+        message = await sender.a_generate_init_message(message, **context)
+    if not isinstance(message, str | dict):
+        raise ConfigError(
+            f"the chat's message must be text or a message dict, got {type(message).__name__}",
+            where=f"chat {sender.name} -> {recipient.name}",
+        )
+    return message
+
+
 def _runner_for(
     sender: ConversableAgent, recipient: ConversableAgent, *, silent: bool, max_turns: int | None
 ) -> Any:
@@ -185,6 +241,8 @@ async def initiate_pair_chat(
     from flowagents.agents._groupchat import GroupChatManager
 
     if isinstance(recipient, GroupChatManager):
+        if max_turns is None or max_turns > 0:
+            message = await _opening(sender, recipient, message, context)
         return await recipient.a_run_group_chat(
             sender,
             message,
@@ -201,17 +259,9 @@ async def initiate_pair_chat(
         one.reply_at_receive[other] = max_turns is None
         if clear_history:
             one.clear_history(other)
-    if callable(message):
-        message = message(sender, recipient, context)
-    if message is None:
-        message = await sender.a_get_human_input(">")
-    if not isinstance(message, str | dict):
-        raise ConfigError(
-            f"the chat's message must be text or a message dict, got {type(message).__name__}",
-            where=f"chat {sender.name} -> {recipient.name}",
-        )
     if max_turns is not None and max_turns <= 0:
         return ChatResult(termination_reason="max_turns")
+    message = await _opening(sender, recipient, message, context)
     runner = _runner_for(sender, recipient, silent=silent, max_turns=max_turns)
 
     result = await runner.arun(
@@ -257,23 +307,25 @@ async def continue_pair_chat(
 async def initiate_chat_sequence(
     sender: ConversableAgent, chat_queue: list[dict[str, Any]]
 ) -> list[ChatResult]:
-    """Run chats in order; each one's summary is carried over into the next message."""
+    """Run chats in order, as AutoGen's ``initiate_chats``.
+
+    Each chat gets its own ``carryover`` and the summaries of the finished chats (but those
+    in its ``finished_chat_indexes_to_exclude_from_carryover``) as its carryover.
+    """
     results: list[ChatResult] = []
-    carryover: list[str] = []
     for index, chat in enumerate(chat_queue):
         options = dict(chat)
         recipient = options.pop("recipient", None)
         if recipient is None:
             raise ConfigError(f"chat {index} of initiate_chats has no 'recipient'")
         chat_sender = options.pop("sender", sender)
-        extra = options.pop("carryover", [])
-        carried = [*([extra] if isinstance(extra, str) else extra), *carryover]
-        message = options.pop("message", "")
-        if carried and isinstance(message, str):
-            message = message + "\nContext: \n" + "\n".join(carried)
-        result = await chat_sender.a_initiate_chat(recipient, message=message, **options)
-        results.append(result)
-        carryover.append(result.summary)
+        own = options.pop("carryover", [])
+        excluded = set(options.pop("finished_chat_indexes_to_exclude_from_carryover", ()))
+        options["carryover"] = [
+            *([own] if isinstance(own, str) else own),
+            *(result.summary for i, result in enumerate(results) if i not in excluded),
+        ]
+        results.append(await chat_sender.a_initiate_chat(recipient, **options))
     return results
 
 

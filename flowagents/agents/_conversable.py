@@ -592,6 +592,26 @@ class ConversableAgent(Agent):
             context=kwargs,
         )
 
+    def generate_init_message(
+        self, message: str | dict[str, Any] | None, **kwargs: Any
+    ) -> str | dict[str, Any]:
+        """Synchronous ``a_generate_init_message``."""
+        return run_sync(self.a_generate_init_message(message, **kwargs))
+
+    async def a_generate_init_message(
+        self, message: str | dict[str, Any] | None, **kwargs: Any
+    ) -> str | dict[str, Any]:
+        """A chat's first message, as AutoGen makes it.
+
+        ``message``, asked of the human when None, with the ``carryover`` of ``kwargs``
+        appended after a ``Context:`` line.
+        """
+        from flowagents.agents._chat import with_carryover
+
+        if message is None:
+            message = await self.a_get_human_input(">")
+        return with_carryover(message, kwargs.get("carryover"))
+
     def initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
         """Run several chats in order; each summary carries over into the next message."""
         return run_sync(self.a_initiate_chats(chat_queue))

@@ -331,6 +331,75 @@ def test_initiate_chats_carries_summaries_over() -> None:
     assert "Fact: bees dance." in asked
 
 
+def test_initiate_chat_appends_its_carryover() -> None:
+    a = scripted_agent("a", [])
+    b = scripted_agent("b", ["ok"])
+
+    result = a.initiate_chat(b, message="Task", carryover="prior", max_turns=1, silent=True)
+
+    assert contents(result.chat_history)[0] == "Task\nContext: \nprior"
+
+
+def test_initiate_chats_carryover_into_dict_messages_with_exclusions() -> None:
+    a = scripted_agent("a", [])
+    b, c, d = (scripted_agent(name, [f"s-{name}"]) for name in ("b", "c", "d"))
+    once = {"max_turns": 1, "silent": True}
+
+    results = a.initiate_chats(
+        [
+            {"recipient": b, "message": "T1", **once},
+            {"recipient": c, "message": {"content": "T2", "role": "user"}, **once},
+            {
+                "recipient": d,
+                "message": "T3",
+                "carryover": ["own", {"content": "as dict"}],
+                "finished_chat_indexes_to_exclude_from_carryover": [0],
+                **once,
+            },
+        ]
+    )
+
+    assert contents(results[1].chat_history)[0] == "T2\nContext: \ns-b"
+    assert contents(results[2].chat_history)[0] == "T3\nContext: \nown\nas dict\ns-c"
+
+
+def test_initiate_chats_callable_message_reads_the_carryover() -> None:
+    a = scripted_agent("a", [])
+    b, c = (scripted_agent(name, [f"s-{name}"]) for name in ("b", "c"))
+    seen: list[object] = []
+
+    def message(sender: object, recipient: object, context: dict[str, object]) -> str:
+        seen.append(context.get("carryover"))
+        return "T2"
+
+    results = a.initiate_chats(
+        [
+            {"recipient": b, "message": "T1", "max_turns": 1, "silent": True},
+            {"recipient": c, "message": message, "max_turns": 1, "silent": True},
+        ]
+    )
+
+    assert seen == [["s-b"]]
+    # As AutoGen: a callable's message is sent as it is returned.
+    assert contents(results[1].chat_history)[0] == "T2"
+
+
+def test_initiate_chats_without_a_message_asks_the_human() -> None:
+    human = ScriptedInput(["typed by human"])
+    a = scripted_agent("a", [], input_provider=human)
+    b, c = (scripted_agent(name, [f"s-{name}"]) for name in ("b", "c"))
+
+    results = a.initiate_chats(
+        [
+            {"recipient": b, "message": "T1", "max_turns": 1, "silent": True},
+            {"recipient": c, "max_turns": 1, "silent": True},
+        ]
+    )
+
+    assert contents(results[1].chat_history)[0] == "typed by human\nContext: \ns-b"
+    assert human.remaining == 0
+
+
 def test_initiate_chats_without_recipient_is_a_config_error() -> None:
     user = scripted_agent("user", [])
     with pytest.raises(ConfigError, match="recipient"):
