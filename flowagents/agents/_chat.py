@@ -329,24 +329,77 @@ async def initiate_chat_sequence(
     return results
 
 
-async def nested_chats_reply(
-    agent: ConversableAgent, messages: list[dict[str, Any]], sender: Any, config: Any
+def nested_chats_to_run(
+    chat_queue: list[dict[str, Any]],
+    recipient: ConversableAgent,
+    messages: list[dict[str, Any]],
+    sender: Any,
+    config: Any,
+) -> list[dict[str, Any]]:
+    """The nested chats that run for ``messages``, as AutoGen chooses them.
+
+    The first chat's message defaults to the last message; a callable message is called as
+    ``message(recipient, messages, sender, config)``; a chat left without a message is
+    skipped. ``recipient`` (the agent with the nested chats) is the default sender.
+    """
+    last = messages[-1].get("content") if messages else None
+    chats: list[dict[str, Any]] = []
+    for index, chat in enumerate(chat_queue):
+        chat = dict(chat)
+        if chat.get("sender") is None:
+            chat["sender"] = recipient
+        message = chat.get("message")
+        if message is None and index == 0:
+            message = last
+        if callable(message):
+            message = message(recipient, messages, sender, config)
+        if message:
+            chat["message"] = message
+            chat.setdefault("silent", True)
+            chats.append(chat)
+    return chats
+
+
+async def summary_from_nested_chats(
+    chat_queue: list[dict[str, Any]],
+    recipient: ConversableAgent,
+    messages: list[dict[str, Any]],
+    sender: Any,
+    config: Any,
 ) -> tuple[bool, str | None]:
-    """Reply function of ``register_nested_chats``: run the chats, answer the last summary."""
-    chat_queue: list[dict[str, Any]] = [dict(chat) for chat in config]
-    if not chat_queue or not messages:
-        return False, None
-    last = messages[-1].get("content")
-    first = chat_queue[0]
-    if "message" not in first:
-        first["message"] = last if isinstance(last, str) else ""
-    elif callable(first["message"]):
-        first["message"] = first["message"](agent, first.get("recipient"), {"last": last})
-    for chat in chat_queue:
-        chat.setdefault("silent", True)
-        chat.setdefault("sender", agent)
-    results = await initiate_chat_sequence(agent, chat_queue)
-    return True, results[-1].summary if results else None
+    """The default ``reply_func_from_nested_chats``: run the chats, answer the last summary."""
+    chats = nested_chats_to_run(chat_queue, recipient, messages, sender, config)
+    if not chats:
+        return True, None
+    results = await initiate_chat_sequence(recipient, chats)
+    return True, results[-1].summary
+
+
+def nested_chats_reply_function(
+    chat_queue: list[dict[str, Any]], reply_func: Callable[..., Any]
+) -> Callable[..., Any]:
+    """A reply function calling ``reply_func`` with ``chat_queue`` first, as AutoGen does.
+
+    It is async when ``reply_func`` is.
+    """
+    if inspect.iscoroutinefunction(reply_func):
+
+        async def reply_async(
+            recipient: ConversableAgent,
+            messages: Any = None,
+            sender: Any = None,
+            config: Any = None,
+        ) -> Any:
+            return await reply_func(chat_queue, recipient, messages, sender, config)
+
+        return functools.update_wrapper(reply_async, reply_func)
+
+    def reply(
+        recipient: ConversableAgent, messages: Any = None, sender: Any = None, config: Any = None
+    ) -> Any:
+        return reply_func(chat_queue, recipient, messages, sender, config)
+
+    return functools.update_wrapper(reply, reply_func)
 
 
 def register_function(

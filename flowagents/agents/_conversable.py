@@ -320,23 +320,31 @@ class ConversableAgent(Agent):
     ) -> None:
         """When ``trigger`` matches, answer with the outcome of a sequence of nested chats.
 
-        The first chat's message is the triggering message; each summary carries over into
-        the next chat, and the last summary is the reply. The nested chats are recorded in
-        the enclosing run under the current step. ``use_async`` is accepted for AutoGen
-        scripts: nested chats always run on the event loop, in sync and async chats alike.
+        As AutoGen: the first chat's message defaults to the triggering message; a callable
+        message is called as ``message(recipient, messages, sender, config)``; later chats
+        without a message are skipped; each summary carries over into the next chat, and the
+        last summary is the reply. A custom ``reply_func_from_nested_chats`` is called as
+        ``f(chat_queue, recipient, messages, sender, config)``. The nested chats are recorded
+        in the enclosing run under the current step. ``use_async`` is accepted: nested chats
+        always run on the event loop, in sync and async chats alike.
         """
-        from flowagents.agents._chat import nested_chats_reply
+        from flowagents.agents._chat import nested_chats_reply_function, summary_from_nested_chats
 
-        if reply_func_from_nested_chats != "summary_from_nested_chats":
-            if not callable(reply_func_from_nested_chats):
-                raise ConfigError(
-                    "reply_func_from_nested_chats must be 'summary_from_nested_chats' or a "
-                    f"callable, got {reply_func_from_nested_chats!r}",
-                    where=f"agent {self.name}",
-                )
-            self.register_reply(trigger, reply_func_from_nested_chats, position, chat_queue)
-            return
-        self.register_reply(trigger, nested_chats_reply, position, chat_queue, **kwargs)
+        if reply_func_from_nested_chats == "summary_from_nested_chats":
+            reply_func_from_nested_chats = summary_from_nested_chats
+        if not callable(reply_func_from_nested_chats):
+            raise ConfigError(
+                "reply_func_from_nested_chats must be 'summary_from_nested_chats' or a "
+                f"callable, got {reply_func_from_nested_chats!r}",
+                where=f"agent {self.name}",
+            )
+        self.register_reply(
+            trigger,
+            nested_chats_reply_function(chat_queue, reply_func_from_nested_chats),
+            position,
+            kwargs.get("config"),
+            kwargs.get("reset_config"),
+        )
 
     # -- reply functions -----------------------------------------------------------------
 
