@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from flowagents.agents import _builtin_replies as builtin
-from flowagents.agents._sync import run_sync
+from flowagents.agents._sync import in_sync_call, run_sync
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
 from flowagents.models import LLMConfig, ModelClient
@@ -168,6 +168,8 @@ class ConversableAgent(Agent):
         if chat_messages:
             self._oai_messages.update(chat_messages)
         self._reply_func_list: list[_RegisteredReply] = []
+        # Async reply functions registered with ignore_async_in_sync_chat.
+        self._ignored_in_sync_chat: list[ReplyFunction] = []
         self._function_map: dict[str, Callable[..., Any] | Tool] = dict(function_map or {})
         self._tools_for_llm: dict[str, Tool] = {}
         self.llm_config = llm_config
@@ -363,7 +365,8 @@ class ConversableAgent(Agent):
 
         ``trigger`` selects the senders it answers: an agent class, an agent, a name, a
         callable ``(sender) -> bool``, None (no sender) or a list of those. Position 0 puts it
-        first. Async functions are awaited.
+        first. Async functions are awaited; with ``ignore_async_in_sync_chat`` an async one is
+        skipped in chats started synchronously (``initiate_chat``), as in AutoGen.
         """
         if (
             not isinstance(trigger, type | str | Agent | list)
@@ -377,6 +380,7 @@ class ConversableAgent(Agent):
                 )
         if remove_other_reply_funcs:
             self._reply_func_list.clear()
+            self._ignored_in_sync_chat.clear()
         entry = _RegisteredReply(
             matches=_trigger_matcher(trigger),
             function=reply_func,
@@ -385,6 +389,8 @@ class ConversableAgent(Agent):
             reset_config=reset_config,
         )
         self._reply_func_list.insert(position, entry)
+        if ignore_async_in_sync_chat and entry.is_async:
+            self._ignored_in_sync_chat.append(reply_func)
 
     def replace_reply_func(
         self, old_reply_func: ReplyFunction, new_reply_func: ReplyFunction
@@ -394,6 +400,11 @@ class ConversableAgent(Agent):
             if entry.function is old_reply_func:
                 entry.function = new_reply_func
                 entry.is_async = inspect.iscoroutinefunction(new_reply_func)
+        ignored = self._ignored_in_sync_chat
+        if old_reply_func in ignored:
+            ignored.remove(old_reply_func)
+            if inspect.iscoroutinefunction(new_reply_func):
+                ignored.append(new_reply_func)
 
     @property
     def reply_functions(self) -> list[ReplyFunction]:
@@ -431,6 +442,8 @@ class ConversableAgent(Agent):
         """Produce the reply to ``messages`` (default: what ``sender`` said to this agent)."""
         if messages is None:
             messages = self._oai_messages[sender] if sender is not None else []
+        if self._ignored_in_sync_chat and in_sync_call():
+            exclude = (*exclude, *self._ignored_in_sync_chat)
         entries = self._reply_func_list
         # By index: a list iterator would be one more object per turn for the garbage
         # collector to track while the reply is awaited (thousands of chats wait at once).

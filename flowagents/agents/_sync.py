@@ -5,11 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from flowagents.errors import ConfigError
 
 T = TypeVar("T")
+
+# True inside a synchronous call (initiate_chat, send, ...): AutoGen's "sync chat", where
+# async reply functions registered with ignore_async_in_sync_chat are skipped.
+_IN_SYNC_CALL: ContextVar[bool] = ContextVar("flowagents_in_sync_call", default=False)
+
+
+def in_sync_call() -> bool:
+    """Whether the running code was started by a synchronous call (a sync chat)."""
+    return _IN_SYNC_CALL.get()
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -32,7 +42,12 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         )
     loop = asyncio.new_event_loop()
     try:
-        task = loop.create_task(coroutine)
+        # The task copies the context when it is created: everything it runs is a sync chat.
+        token = _IN_SYNC_CALL.set(True)
+        try:
+            task = loop.create_task(coroutine)
+        finally:
+            _IN_SYNC_CALL.reset(token)
         try:
             return loop.run_until_complete(task)
         except KeyboardInterrupt:
