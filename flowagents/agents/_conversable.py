@@ -7,6 +7,7 @@ heard (``chat_messages``, one list per peer). It owns no conversation loop: ever
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -111,6 +112,7 @@ class _RegisteredReply:
     is_async: bool
     config: Any
     reset_config: Callable[[Any], None] | None
+    init_config: Any = None  # what reset() restores when there is no reset_config
 
 
 class ConversableAgent(Agent):
@@ -121,6 +123,17 @@ class ConversableAgent(Agent):
     """
 
     DEFAULT_SYSTEM_MESSAGE = "You are a helpful AI assistant."
+
+    # The built-in reply functions, by AutoGen's names, for register_reply, exclude= and
+    # replace_reply_func. They are coroutines (the sync and a_ names are the same function).
+    generate_oai_reply = a_generate_oai_reply = staticmethod(builtin.generate_oai_reply)
+    generate_code_execution_reply = staticmethod(builtin.generate_code_execution_reply)
+    generate_tool_calls_reply = a_generate_tool_calls_reply = staticmethod(
+        builtin.generate_tool_calls_reply
+    )
+    check_termination_and_human_reply = a_check_termination_and_human_reply = staticmethod(
+        builtin.check_termination_and_human_reply
+    )
 
     def __init__(
         self,
@@ -178,6 +191,7 @@ class ConversableAgent(Agent):
         self._code_execution_config = code_execution_config
         self._code_executor: CodeExecutor | None = None
         self.stop_reason: str | None = None
+        self._finished_chats: list[ChatResult] = []
         # As AutoGen: when not None, whether this agent's messages are printed, whatever
         # the chat's own ``silent`` says.
         self.silent = silent
@@ -385,8 +399,9 @@ class ConversableAgent(Agent):
             matches=_trigger_matcher(trigger),
             function=reply_func,
             is_async=inspect.iscoroutinefunction(reply_func),
-            config=config,
+            config=copy.copy(config),
             reset_config=reset_config,
+            init_config=config,
         )
         self._reply_func_list.insert(position, entry)
         if ignore_async_in_sync_chat and entry.is_async:
@@ -641,7 +656,86 @@ class ConversableAgent(Agent):
         """Asynchronous ``initiate_chats``."""
         from flowagents.agents._chat import initiate_chat_sequence
 
-        return await initiate_chat_sequence(self, chat_queue)
+        self._finished_chats = await initiate_chat_sequence(self, chat_queue)
+        return self._finished_chats
+
+    def get_chat_results(self, chat_index: int | None = None) -> list[ChatResult] | ChatResult:
+        """The results of the last ``initiate_chats`` (one of them with ``chat_index``)."""
+        if chat_index is not None:
+            return self._finished_chats[chat_index]
+        return self._finished_chats
+
+    def receive(
+        self,
+        message: str | dict[str, Any],
+        sender: ConversableAgent,
+        request_reply: bool | None = None,
+        silent: bool | None = False,
+    ) -> None:
+        """Synchronous ``a_receive``."""
+        run_sync(self.a_receive(message, sender, request_reply, silent))
+
+    async def a_receive(
+        self,
+        message: str | dict[str, Any],
+        sender: ConversableAgent,
+        request_reply: bool | None = None,
+        silent: bool | None = False,
+    ) -> None:
+        """Hear ``message`` from ``sender`` and, if asked, send the reply back, as AutoGen.
+
+        ``request_reply=None`` replies when this agent answers ``sender`` at receive. Unlike
+        ``sender.send(...)``, the sender's own history does not get the message.
+        """
+        from flowagents.agents._builtin_replies import reply_to_message
+
+        self._append_oai_message(reply_to_message(message, sender.name), "user", sender)
+        if request_reply is False or (
+            request_reply is None and not self._reply_at_receive.get(sender, False)
+        ):
+            return
+        reply = await self.a_generate_reply(self._oai_messages[sender], sender)
+        if reply is not None:
+            await self.a_send(reply, sender, silent=silent)
+
+    def reset(self) -> None:
+        """Forget every chat, counter and reply-at-receive flag; run each ``reset_config``."""
+        self.clear_history()
+        self.reset_consecutive_auto_reply_counter()
+        self.stop_reply_at_receive()
+        for entry in self._reply_func_list:
+            if entry.reset_config is not None:
+                entry.reset_config(entry.config)
+            else:
+                entry.config = copy.copy(entry.init_config)
+
+    def can_execute_function(self, name: str | list[str]) -> bool:
+        """Whether this agent can execute the function ``name`` (every one of a list)."""
+        names = [name] if isinstance(name, str) else name
+        return all(one in self._function_map for one in names)
+
+    def execute_function(
+        self, func_call: dict[str, Any], verbose: bool = False
+    ) -> tuple[bool, dict[str, Any]]:
+        """Synchronous ``a_execute_function``."""
+        return run_sync(self.a_execute_function(func_call))
+
+    async def a_execute_function(self, func_call: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Run ``{"name", "arguments"}`` with this agent's functions, as AutoGen.
+
+        Returns whether it succeeded and the ``role: function`` message of its result.
+        """
+        from flowagents.messages import ToolCall
+        from flowagents.runtime._context import current_run
+
+        name = str(func_call.get("name", ""))
+        call = ToolCall(id="", name=name, arguments=func_call.get("arguments") or "{}")
+        (response,) = await current_run().call_tools(self._function_map, [call])
+        return not response.is_error, {
+            "name": name,
+            "role": "function",
+            "content": response.content,
+        }
 
     # -- human input -----------------------------------------------------------------------
 
