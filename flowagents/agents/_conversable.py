@@ -483,7 +483,7 @@ class ConversableAgent(Agent):
         sender: Any = None,
         exclude: Sequence[ReplyFunction] = (),
     ) -> ReplyValue:
-        """Synchronous ``a_generate_reply`` (not from inside a running event loop)."""
+        """Synchronous ``a_generate_reply``."""
         return run_sync(self.a_generate_reply(messages, sender, exclude))
 
     # -- messages --------------------------------------------------------------------------
