@@ -55,7 +55,7 @@ def main() -> None:
     )
     user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
     result = user.initiate_chat(manager, message="Plan a neighbourhood party.")
-    print("Speakers: " + " -> ".join(m["name"] for m in result.chat_history))
+    print("Speakers: " + " -> ".join(m["name"] for m in group.messages))
     print(f"Ended by: {result.termination_reason}")
 
 

@@ -59,8 +59,8 @@ def main() -> None:
     for edge in manager.graph.edges:
         print(f"  {edge.source} -> {edge.target}")
     user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
-    result = user.initiate_chat(manager, message="Count the chocolates of both teams.")
-    print("Speakers: " + " -> ".join(m["name"] for m in result.chat_history))
+    user.initiate_chat(manager, message="Count the chocolates of both teams.")
+    print("Speakers: " + " -> ".join(m["name"] for m in group.messages))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from flowagents.runtime._engine import RunResult
 if TYPE_CHECKING:
     from flowagents.agents._conversable import ConversableAgent
     from flowagents.graph import CompiledGraph
+    from flowagents.runtime._context import EventSink
 
 DEFAULT_SUMMARY_PROMPT = (
     "Summarize the takeaway from the conversation above in a few sentences. "
@@ -112,8 +113,9 @@ async def _summarize(
             result = await result
         return str(result)
     if method == "last_msg":
+        # Not stripped, as AutoGen: "done TERMINATE" gives "done ".
         last = transcript[-1].text if transcript else ""
-        return last.replace("TERMINATE", "").strip()
+        return last.replace("TERMINATE", "")
     if method == "reflection_with_llm":
         # As AutoGen: the recipient's model (else the sender's) reads the recipient's view.
         client = recipient.client or sender.client
@@ -138,18 +140,87 @@ async def _summarize(
     )
 
 
+def console_sinks(agents: Collection[ConversableAgent], silent: bool) -> tuple[EventSink, ...]:
+    """The console printer for a chat: none when nothing is to be printed.
+
+    As AutoGen: an agent's own ``silent`` (when not None) wins over the call's for the
+    messages it sends.
+    """
+    from flowagents.runtime._console import ConsolePrinter
+
+    quiet = [a.name for a in agents if (silent if a.silent is None else a.silent)]
+    if silent and len(quiet) == len(agents):
+        return ()
+    return (ConsolePrinter(quiet_senders=quiet).sink,)
+
+
+def with_carryover(message: str | dict[str, Any], carryover: Any) -> str | dict[str, Any]:
+    """``message`` with the carryover appended after a ``Context:`` line, as AutoGen.
+
+    ``carryover`` is a string or a list (of strings, message dicts or other values); a
+    dict message gets it in its text ``content`` (a copy; a list content gets a first text
+    part).
+    """
+    if not carryover:
+        return message
+    if isinstance(carryover, str):
+        context = "\nContext: \n" + carryover
+    elif isinstance(carryover, list):
+        context = "\nContext: \n" + "\n".join(_carryover_text(item) for item in carryover)
+    else:
+        raise ConfigError(
+            f"carryover must be a string or a list, got {type(carryover).__name__}"
+        )
+    if isinstance(message, str):
+        return message + context
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": content + context}
+    if isinstance(content, list):
+        return {**message, "content": [{"type": "text", "text": context}, *content]}
+    return message
+
+
+def _carryover_text(item: Any) -> str:
+    if isinstance(item, dict) and "content" in item:
+        return str(item["content"])
+    return item if isinstance(item, str) else str(item)
+
+
+async def _opening(
+    sender: ConversableAgent,
+    recipient: ConversableAgent,
+    message: str | dict[str, Any] | Callable[..., Any] | None,
+    context: dict[str, Any],
+) -> str | dict[str, Any]:
+    """The chat's first message, as AutoGen makes it.
+
+    A callable is called with ``(sender, recipient, context)`` (the carryover is in
+    ``context``); otherwise see ``ConversableAgent.a_generate_init_message``.
+    """
+    if callable(message):
+        message = message(sender, recipient, context)
+    else:
+        message = await sender.a_generate_init_message(message, **context)
+    if not isinstance(message, str | dict):
+        raise ConfigError(
+            f"the chat's message must be text or a message dict, got {type(message).__name__}",
+            where=f"chat {sender.name} -> {recipient.name}",
+        )
+    return message
+
+
 def _runner_for(
     sender: ConversableAgent, recipient: ConversableAgent, *, silent: bool, max_turns: int | None
 ) -> Any:
     from flowagents.runtime import Runner
-    from flowagents.runtime._console import ConsolePrinter
 
     if sender.name == recipient.name:
         raise ConfigError(f"an agent cannot chat with itself ({sender.name!r})")
     return Runner(
         pair_graph(sender.name, recipient.name),
         agents={sender.name: sender, recipient.name: recipient},
-        sinks=() if silent else (ConsolePrinter().sink,),
+        sinks=console_sinks((sender, recipient), silent),
         max_turns=2 * max_turns if max_turns else None,
     )
 
@@ -170,6 +241,8 @@ async def initiate_pair_chat(
     from flowagents.agents._groupchat import GroupChatManager
 
     if isinstance(recipient, GroupChatManager):
+        if max_turns is None or max_turns > 0:
+            message = await _opening(sender, recipient, message, context)
         return await recipient.a_run_group_chat(
             sender,
             message,
@@ -186,17 +259,9 @@ async def initiate_pair_chat(
         one.reply_at_receive[other] = max_turns is None
         if clear_history:
             one.clear_history(other)
-    if callable(message):
-        message = message(sender, recipient, context)
-    if message is None:
-        message = await sender.a_get_human_input(">")
-    if not isinstance(message, str | dict):
-        raise ConfigError(
-            f"the chat's message must be text or a message dict, got {type(message).__name__}",
-            where=f"chat {sender.name} -> {recipient.name}",
-        )
     if max_turns is not None and max_turns <= 0:
         return ChatResult(termination_reason="max_turns")
+    message = await _opening(sender, recipient, message, context)
     runner = _runner_for(sender, recipient, silent=silent, max_turns=max_turns)
 
     result = await runner.arun(
@@ -242,44 +307,99 @@ async def continue_pair_chat(
 async def initiate_chat_sequence(
     sender: ConversableAgent, chat_queue: list[dict[str, Any]]
 ) -> list[ChatResult]:
-    """Run chats in order; each one's summary is carried over into the next message."""
+    """Run chats in order, as AutoGen's ``initiate_chats``.
+
+    Each chat gets its own ``carryover`` and the summaries of the finished chats (but those
+    in its ``finished_chat_indexes_to_exclude_from_carryover``) as its carryover.
+    """
     results: list[ChatResult] = []
-    carryover: list[str] = []
     for index, chat in enumerate(chat_queue):
         options = dict(chat)
         recipient = options.pop("recipient", None)
         if recipient is None:
             raise ConfigError(f"chat {index} of initiate_chats has no 'recipient'")
         chat_sender = options.pop("sender", sender)
-        extra = options.pop("carryover", [])
-        carried = [*([extra] if isinstance(extra, str) else extra), *carryover]
-        message = options.pop("message", "")
-        if carried and isinstance(message, str):
-            message = message + "\nContext: \n" + "\n".join(carried)
-        result = await chat_sender.a_initiate_chat(recipient, message=message, **options)
-        results.append(result)
-        carryover.append(result.summary)
+        own = options.pop("carryover", [])
+        excluded = set(options.pop("finished_chat_indexes_to_exclude_from_carryover", ()))
+        options["carryover"] = [
+            *([own] if isinstance(own, str) else own),
+            *(result.summary for i, result in enumerate(results) if i not in excluded),
+        ]
+        results.append(await chat_sender.a_initiate_chat(recipient, **options))
     return results
 
 
-async def nested_chats_reply(
-    agent: ConversableAgent, messages: list[dict[str, Any]], sender: Any, config: Any
+def nested_chats_to_run(
+    chat_queue: list[dict[str, Any]],
+    recipient: ConversableAgent,
+    messages: list[dict[str, Any]],
+    sender: Any,
+    config: Any,
+) -> list[dict[str, Any]]:
+    """The nested chats that run for ``messages``, as AutoGen chooses them.
+
+    The first chat's message defaults to the last message; a callable message is called as
+    ``message(recipient, messages, sender, config)``; a chat left without a message is
+    skipped. ``recipient`` (the agent with the nested chats) is the default sender.
+    """
+    last = messages[-1].get("content") if messages else None
+    chats: list[dict[str, Any]] = []
+    for index, chat in enumerate(chat_queue):
+        chat = dict(chat)
+        if chat.get("sender") is None:
+            chat["sender"] = recipient
+        message = chat.get("message")
+        if message is None and index == 0:
+            message = last
+        if callable(message):
+            message = message(recipient, messages, sender, config)
+        if message:
+            chat["message"] = message
+            chat.setdefault("silent", True)
+            chats.append(chat)
+    return chats
+
+
+async def summary_from_nested_chats(
+    chat_queue: list[dict[str, Any]],
+    recipient: ConversableAgent,
+    messages: list[dict[str, Any]],
+    sender: Any,
+    config: Any,
 ) -> tuple[bool, str | None]:
-    """Reply function of ``register_nested_chats``: run the chats, answer the last summary."""
-    chat_queue: list[dict[str, Any]] = [dict(chat) for chat in config]
-    if not chat_queue or not messages:
-        return False, None
-    last = messages[-1].get("content")
-    first = chat_queue[0]
-    if "message" not in first:
-        first["message"] = last if isinstance(last, str) else ""
-    elif callable(first["message"]):
-        first["message"] = first["message"](agent, first.get("recipient"), {"last": last})
-    for chat in chat_queue:
-        chat.setdefault("silent", True)
-        chat.setdefault("sender", agent)
-    results = await initiate_chat_sequence(agent, chat_queue)
-    return True, results[-1].summary if results else None
+    """The default ``reply_func_from_nested_chats``: run the chats, answer the last summary."""
+    chats = nested_chats_to_run(chat_queue, recipient, messages, sender, config)
+    if not chats:
+        return True, None
+    results = await initiate_chat_sequence(recipient, chats)
+    return True, results[-1].summary
+
+
+def nested_chats_reply_function(
+    chat_queue: list[dict[str, Any]], reply_func: Callable[..., Any]
+) -> Callable[..., Any]:
+    """A reply function calling ``reply_func`` with ``chat_queue`` first, as AutoGen does.
+
+    It is async when ``reply_func`` is.
+    """
+    if inspect.iscoroutinefunction(reply_func):
+
+        async def reply_async(
+            recipient: ConversableAgent,
+            messages: Any = None,
+            sender: Any = None,
+            config: Any = None,
+        ) -> Any:
+            return await reply_func(chat_queue, recipient, messages, sender, config)
+
+        return functools.update_wrapper(reply_async, reply_func)
+
+    def reply(
+        recipient: ConversableAgent, messages: Any = None, sender: Any = None, config: Any = None
+    ) -> Any:
+        return reply_func(chat_queue, recipient, messages, sender, config)
+
+    return functools.update_wrapper(reply, reply_func)
 
 
 def register_function(

@@ -7,6 +7,7 @@ heard (``chat_messages``, one list per peer). It owns no conversation loop: ever
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from flowagents.agents import _builtin_replies as builtin
-from flowagents.agents._sync import run_sync
+from flowagents.agents._sync import in_sync_call, run_sync
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
 from flowagents.models import LLMConfig, ModelClient
@@ -67,8 +68,8 @@ class Agent:
 
 
 def _default_is_termination_msg(message: dict[str, Any]) -> bool:
-    content = message.get("content")
-    return isinstance(content, str) and content.strip() == "TERMINATE"
+    # Exactly, as AutoGen: " TERMINATE\n" does not end a chat.
+    return message.get("content") == "TERMINATE"
 
 
 def _trigger_matcher(trigger: Trigger) -> Callable[[Any], bool]:
@@ -111,6 +112,7 @@ class _RegisteredReply:
     is_async: bool
     config: Any
     reset_config: Callable[[Any], None] | None
+    init_config: Any = None  # what reset() restores when there is no reset_config
 
 
 class ConversableAgent(Agent):
@@ -121,6 +123,17 @@ class ConversableAgent(Agent):
     """
 
     DEFAULT_SYSTEM_MESSAGE = "You are a helpful AI assistant."
+
+    # The built-in reply functions, by AutoGen's names, for register_reply, exclude= and
+    # replace_reply_func. They are coroutines (the sync and a_ names are the same function).
+    generate_oai_reply = a_generate_oai_reply = staticmethod(builtin.generate_oai_reply)
+    generate_code_execution_reply = staticmethod(builtin.generate_code_execution_reply)
+    generate_tool_calls_reply = a_generate_tool_calls_reply = staticmethod(
+        builtin.generate_tool_calls_reply
+    )
+    check_termination_and_human_reply = a_check_termination_and_human_reply = staticmethod(
+        builtin.check_termination_and_human_reply
+    )
 
     def __init__(
         self,
@@ -135,6 +148,7 @@ class ConversableAgent(Agent):
         default_auto_reply: str | dict[str, Any] = "",
         description: str | None = None,
         chat_messages: dict[Agent, list[dict[str, Any]]] | None = None,
+        silent: bool | None = None,
         input_provider: InputProvider | None = None,
     ) -> None:
         super().__init__(name, description if description is not None else "")
@@ -167,6 +181,8 @@ class ConversableAgent(Agent):
         if chat_messages:
             self._oai_messages.update(chat_messages)
         self._reply_func_list: list[_RegisteredReply] = []
+        # Async reply functions registered with ignore_async_in_sync_chat.
+        self._ignored_in_sync_chat: list[ReplyFunction] = []
         self._function_map: dict[str, Callable[..., Any] | Tool] = dict(function_map or {})
         self._tools_for_llm: dict[str, Tool] = {}
         self.llm_config = llm_config
@@ -175,6 +191,10 @@ class ConversableAgent(Agent):
         self._code_execution_config = code_execution_config
         self._code_executor: CodeExecutor | None = None
         self.stop_reason: str | None = None
+        self._finished_chats: list[ChatResult] = []
+        # As AutoGen: when not None, whether this agent's messages are printed, whatever
+        # the chat's own ``silent`` says.
+        self.silent = silent
 
         self.register_reply([Agent, None], builtin.generate_oai_reply)
         if code_execution_config is not False:
@@ -261,14 +281,25 @@ class ConversableAgent(Agent):
         return list(self._tools_for_llm.values())
 
     def register_for_llm(
-        self, *, name: str | None = None, description: str | None = None
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        api_style: Literal["function", "tool"] = "tool",
     ) -> Callable[[F], F]:
         """Decorator: offer the function to this agent's model as a tool.
 
         The schema comes from the type hints (``Annotated[T, "description"]`` for
-        parameters) through pydantic.
+        parameters) through pydantic. ``api_style="function"`` (AutoGen's legacy
+        ``functions``) is accepted; the function is offered as a tool all the same.
         """
         from flowagents.tools import Tool
+
+        if api_style not in ("function", "tool"):
+            raise ConfigError(
+                f"api_style must be 'function' or 'tool', got {api_style!r}",
+                where=f"agent {self.name}",
+            )
 
         def decorator(function: F) -> F:
             tool = getattr(function, TOOL_ATTRIBUTE, None)
@@ -300,26 +331,36 @@ class ConversableAgent(Agent):
         trigger: Trigger,
         reply_func_from_nested_chats: str | ReplyFunction = "summary_from_nested_chats",
         position: int = 2,
+        use_async: bool | None = None,
         **kwargs: Any,
     ) -> None:
         """When ``trigger`` matches, answer with the outcome of a sequence of nested chats.
 
-        The first chat's message is the triggering message; each summary carries over into
-        the next chat, and the last summary is the reply. The nested chats are recorded in
-        the enclosing run under the current step.
+        As AutoGen: the first chat's message defaults to the triggering message; a callable
+        message is called as ``message(recipient, messages, sender, config)``; later chats
+        without a message are skipped; each summary carries over into the next chat, and the
+        last summary is the reply. A custom ``reply_func_from_nested_chats`` is called as
+        ``f(chat_queue, recipient, messages, sender, config)``. The nested chats are recorded
+        in the enclosing run under the current step. ``use_async`` is accepted: nested chats
+        always run on the event loop, in sync and async chats alike.
         """
-        from flowagents.agents._chat import nested_chats_reply
+        from flowagents.agents._chat import nested_chats_reply_function, summary_from_nested_chats
 
-        if reply_func_from_nested_chats != "summary_from_nested_chats":
-            if not callable(reply_func_from_nested_chats):
-                raise ConfigError(
-                    "reply_func_from_nested_chats must be 'summary_from_nested_chats' or a "
-                    f"callable, got {reply_func_from_nested_chats!r}",
-                    where=f"agent {self.name}",
-                )
-            self.register_reply(trigger, reply_func_from_nested_chats, position, chat_queue)
-            return
-        self.register_reply(trigger, nested_chats_reply, position, chat_queue, **kwargs)
+        if reply_func_from_nested_chats == "summary_from_nested_chats":
+            reply_func_from_nested_chats = summary_from_nested_chats
+        if not callable(reply_func_from_nested_chats):
+            raise ConfigError(
+                "reply_func_from_nested_chats must be 'summary_from_nested_chats' or a "
+                f"callable, got {reply_func_from_nested_chats!r}",
+                where=f"agent {self.name}",
+            )
+        self.register_reply(
+            trigger,
+            nested_chats_reply_function(chat_queue, reply_func_from_nested_chats),
+            position,
+            kwargs.get("config"),
+            kwargs.get("reset_config"),
+        )
 
     # -- reply functions -----------------------------------------------------------------
 
@@ -338,7 +379,8 @@ class ConversableAgent(Agent):
 
         ``trigger`` selects the senders it answers: an agent class, an agent, a name, a
         callable ``(sender) -> bool``, None (no sender) or a list of those. Position 0 puts it
-        first. Async functions are awaited.
+        first. Async functions are awaited; with ``ignore_async_in_sync_chat`` an async one is
+        skipped in chats started synchronously (``initiate_chat``), as in AutoGen.
         """
         if (
             not isinstance(trigger, type | str | Agent | list)
@@ -352,14 +394,18 @@ class ConversableAgent(Agent):
                 )
         if remove_other_reply_funcs:
             self._reply_func_list.clear()
+            self._ignored_in_sync_chat.clear()
         entry = _RegisteredReply(
             matches=_trigger_matcher(trigger),
             function=reply_func,
             is_async=inspect.iscoroutinefunction(reply_func),
-            config=config,
+            config=copy.copy(config),
             reset_config=reset_config,
+            init_config=config,
         )
         self._reply_func_list.insert(position, entry)
+        if ignore_async_in_sync_chat and entry.is_async:
+            self._ignored_in_sync_chat.append(reply_func)
 
     def replace_reply_func(
         self, old_reply_func: ReplyFunction, new_reply_func: ReplyFunction
@@ -369,6 +415,11 @@ class ConversableAgent(Agent):
             if entry.function is old_reply_func:
                 entry.function = new_reply_func
                 entry.is_async = inspect.iscoroutinefunction(new_reply_func)
+        ignored = self._ignored_in_sync_chat
+        if old_reply_func in ignored:
+            ignored.remove(old_reply_func)
+            if inspect.iscoroutinefunction(new_reply_func):
+                ignored.append(new_reply_func)
 
     @property
     def reply_functions(self) -> list[ReplyFunction]:
@@ -406,6 +457,8 @@ class ConversableAgent(Agent):
         """Produce the reply to ``messages`` (default: what ``sender`` said to this agent)."""
         if messages is None:
             messages = self._oai_messages[sender] if sender is not None else []
+        if self._ignored_in_sync_chat and in_sync_call():
+            exclude = (*exclude, *self._ignored_in_sync_chat)
         entries = self._reply_func_list
         # By index: a list iterator would be one more object per turn for the garbage
         # collector to track while the reply is awaited (thousands of chats wait at once).
@@ -430,7 +483,7 @@ class ConversableAgent(Agent):
         sender: Any = None,
         exclude: Sequence[ReplyFunction] = (),
     ) -> ReplyValue:
-        """Synchronous ``a_generate_reply`` (not from inside a running event loop)."""
+        """Synchronous ``a_generate_reply``."""
         return run_sync(self.a_generate_reply(messages, sender, exclude))
 
     # -- messages --------------------------------------------------------------------------
@@ -445,30 +498,46 @@ class ConversableAgent(Agent):
         return self._oai_messages[agent]
 
     def last_message(self, agent: Agent | None = None) -> dict[str, Any] | None:
-        """The last message exchanged with ``agent`` (or with the only peer)."""
+        """The last message exchanged with ``agent`` (or with the only peer), as AutoGen.
+
+        None when this agent has talked with no one. Without ``agent``, several peers are
+        a ValueError; an ``agent`` never talked with is a KeyError.
+        """
         if agent is None:
             if len(self._oai_messages) == 0:
                 return None
             if len(self._oai_messages) > 1:
-                raise ConfigError(
-                    f"{self.name} talks with several agents; name one in last_message(agent)",
-                    where=f"agent {self.name}",
+                raise ValueError(
+                    f"{self.name} talks with several agents; name one in last_message(agent)"
                 )
             return next(iter(self._oai_messages.values()))[-1]
-        history = self._oai_messages.get(agent)
+        if agent not in self._oai_messages:
+            raise KeyError(f"{self.name} has no conversation with {agent.name!r}")
+        history = self._oai_messages[agent]
         return history[-1] if history else None
 
     def clear_history(
         self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None
     ) -> None:
-        """Forget the messages with ``recipient`` (or with everyone)."""
-        targets = [recipient] if recipient is not None else list(self._oai_messages)
-        for target in targets:
-            history = self._oai_messages[target]
-            if nr_messages_to_preserve:
-                del history[:-nr_messages_to_preserve]
-            else:
+        """Forget the messages with ``recipient``, or with everyone, as AutoGen.
+
+        ``nr_messages_to_preserve`` keeps that many newest messages per peer (one more where
+        that would split a tool call from its responses); only without ``recipient``.
+        """
+        if recipient is not None:
+            self._oai_messages[recipient].clear()
+            return
+        for history in self._oai_messages.values():
+            if not nr_messages_to_preserve:
+                # In place: a running chat keeps appending to the same lists.
                 history.clear()
+                continue
+            keep = nr_messages_to_preserve
+            if len(history) > keep and "tool_responses" in history[-keep]:
+                keep += 1
+            del history[:-keep]
+        if not nr_messages_to_preserve:
+            self._oai_messages.clear()
 
     def _append_oai_message(self, message: Message, role: str, peer: Any) -> None:
         self._oai_messages[peer].append(to_oai_dict(message, role))
@@ -559,6 +628,26 @@ class ConversableAgent(Agent):
             context=kwargs,
         )
 
+    def generate_init_message(
+        self, message: str | dict[str, Any] | None, **kwargs: Any
+    ) -> str | dict[str, Any]:
+        """Synchronous ``a_generate_init_message``."""
+        return run_sync(self.a_generate_init_message(message, **kwargs))
+
+    async def a_generate_init_message(
+        self, message: str | dict[str, Any] | None, **kwargs: Any
+    ) -> str | dict[str, Any]:
+        """A chat's first message, as AutoGen makes it.
+
+        ``message``, asked of the human when None, with the ``carryover`` of ``kwargs``
+        appended after a ``Context:`` line.
+        """
+        from flowagents.agents._chat import with_carryover
+
+        if message is None:
+            message = await self.a_get_human_input(">")
+        return with_carryover(message, kwargs.get("carryover"))
+
     def initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
         """Run several chats in order; each summary carries over into the next message."""
         return run_sync(self.a_initiate_chats(chat_queue))
@@ -567,7 +656,86 @@ class ConversableAgent(Agent):
         """Asynchronous ``initiate_chats``."""
         from flowagents.agents._chat import initiate_chat_sequence
 
-        return await initiate_chat_sequence(self, chat_queue)
+        self._finished_chats = await initiate_chat_sequence(self, chat_queue)
+        return self._finished_chats
+
+    def get_chat_results(self, chat_index: int | None = None) -> list[ChatResult] | ChatResult:
+        """The results of the last ``initiate_chats`` (one of them with ``chat_index``)."""
+        if chat_index is not None:
+            return self._finished_chats[chat_index]
+        return self._finished_chats
+
+    def receive(
+        self,
+        message: str | dict[str, Any],
+        sender: ConversableAgent,
+        request_reply: bool | None = None,
+        silent: bool | None = False,
+    ) -> None:
+        """Synchronous ``a_receive``."""
+        run_sync(self.a_receive(message, sender, request_reply, silent))
+
+    async def a_receive(
+        self,
+        message: str | dict[str, Any],
+        sender: ConversableAgent,
+        request_reply: bool | None = None,
+        silent: bool | None = False,
+    ) -> None:
+        """Hear ``message`` from ``sender`` and, if asked, send the reply back, as AutoGen.
+
+        ``request_reply=None`` replies when this agent answers ``sender`` at receive. Unlike
+        ``sender.send(...)``, the sender's own history does not get the message.
+        """
+        from flowagents.agents._builtin_replies import reply_to_message
+
+        self._append_oai_message(reply_to_message(message, sender.name), "user", sender)
+        if request_reply is False or (
+            request_reply is None and not self._reply_at_receive.get(sender, False)
+        ):
+            return
+        reply = await self.a_generate_reply(self._oai_messages[sender], sender)
+        if reply is not None:
+            await self.a_send(reply, sender, silent=silent)
+
+    def reset(self) -> None:
+        """Forget every chat, counter and reply-at-receive flag; run each ``reset_config``."""
+        self.clear_history()
+        self.reset_consecutive_auto_reply_counter()
+        self.stop_reply_at_receive()
+        for entry in self._reply_func_list:
+            if entry.reset_config is not None:
+                entry.reset_config(entry.config)
+            else:
+                entry.config = copy.copy(entry.init_config)
+
+    def can_execute_function(self, name: str | list[str]) -> bool:
+        """Whether this agent can execute the function ``name`` (every one of a list)."""
+        names = [name] if isinstance(name, str) else name
+        return all(one in self._function_map for one in names)
+
+    def execute_function(
+        self, func_call: dict[str, Any], verbose: bool = False
+    ) -> tuple[bool, dict[str, Any]]:
+        """Synchronous ``a_execute_function``."""
+        return run_sync(self.a_execute_function(func_call))
+
+    async def a_execute_function(self, func_call: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Run ``{"name", "arguments"}`` with this agent's functions, as AutoGen.
+
+        Returns whether it succeeded and the ``role: function`` message of its result.
+        """
+        from flowagents.messages import ToolCall
+        from flowagents.runtime._context import current_run
+
+        name = str(func_call.get("name", ""))
+        call = ToolCall(id="", name=name, arguments=func_call.get("arguments") or "{}")
+        (response,) = await current_run().call_tools(self._function_map, [call])
+        return not response.is_error, {
+            "name": name,
+            "role": "function",
+            "content": response.content,
+        }
 
     # -- human input -----------------------------------------------------------------------
 

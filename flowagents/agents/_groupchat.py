@@ -14,14 +14,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from flowagents.agents._builtin_replies import reply_to_message
-from flowagents.agents._chat import ChatResult, _summarize, add_costs
+from flowagents.agents._chat import ChatResult, _summarize, add_costs, console_sinks
 from flowagents.agents._conversable import Agent, ConversableAgent
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
 
 if TYPE_CHECKING:
     from flowagents.graph import CompiledGraph
-    from flowagents.runtime import SelectionMethod
+    from flowagents.runtime import SelectionMethod, SelectorPrompt
     from flowagents.runtime._scope import Scope
 
 INTRODUCTION = (
@@ -48,6 +48,15 @@ class GroupChat:
     speaker_transitions_type: Literal["allowed", "disallowed"] | None = None
     send_introductions: bool = False
     select_speaker_fallback: Literal["error", "first", "round_robin"] = "round_robin"
+    # AutoGen's templates for "auto" selection ({roles}, {agentlist}); None: our own prompt.
+    select_speaker_message_template: str | None = None
+    select_speaker_prompt_template: str | None = None
+    role_for_select_speaker_messages: str = "system"
+    # Accepted for AutoGen scripts, without effect (see docs/agents.md).
+    enable_clear_history: bool = False
+    select_speaker_auto_multiple_template: str | None = None
+    select_speaker_auto_none_template: str | None = None
+    select_speaker_auto_verbose: bool | None = False
 
     def __post_init__(self) -> None:
         names = [agent.name for agent in self.agents]
@@ -136,6 +145,16 @@ class GroupChat:
             self.max_round,
             self.select_speaker_fallback,
             self.max_retries_for_selecting_speaker,
+        )
+
+    def selector_prompt(self) -> SelectorPrompt:
+        """The selection templates as the runtime's selector takes them."""
+        from flowagents.runtime import SelectorPrompt
+
+        return SelectorPrompt(
+            system=self.select_speaker_message_template,
+            prompt=self.select_speaker_prompt_template,
+            role=self.role_for_select_speaker_messages,
         )
 
     def selection_method(self, initiator: Agent | None = None) -> SelectionMethod:
@@ -283,8 +302,6 @@ class GroupChatManager(ConversableAgent):
     ) -> ChatResult:
         """One run of the group graph, opened by ``message`` from ``sender``."""
         from flowagents.runtime import Runner
-        from flowagents.runtime._console import ConsolePrinter
-
         group = self.groupchat
         if clear_history:
             group.reset()
@@ -309,11 +326,15 @@ class GroupChatManager(ConversableAgent):
             selection=group.selection_method(initiator=sender),
             selector_client=self.client,
             selector_input=self.input_provider,
-            sinks=() if (silent or self._silent) else (ConsolePrinter().sink,),
+            sinks=console_sinks(
+                [*group.agents, *([] if sender.name in members else [sender])],
+                silent or self._silent,
+            ),
             is_termination_msg=self._is_termination_msg,
             observers=[group.messages],
             select_first_speaker=True,
             free_selection=callable(group.speaker_selection_method),
+            selector_prompt=group.selector_prompt(),
         )
 
         async def finalize(transcript: list[Message]) -> str:
@@ -333,7 +354,9 @@ class GroupChatManager(ConversableAgent):
         )
         return ChatResult.model_construct(
             chat_id=result.run_id,
-            chat_history=list(group.messages),
+            # As AutoGen: the initiator's view (its own messages are "assistant"); an
+            # outsider heard only what it sent.
+            chat_history=sender.chat_messages[self],
             summary=result.summary,
             cost=result.cost,
             human_input=result.human_inputs,

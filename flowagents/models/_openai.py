@@ -158,7 +158,20 @@ class OpenAIChatModel:
         return f"OpenAIChatModel(model={self._model!r}, endpoint={self._base_url!r})"
 
     async def create(self, request: ModelRequest) -> ModelResponse:
-        """Send ``request``; raise a ModelError subclass (never an SDK error) on failure."""
+        """Send ``request``; raise a ModelError subclass (never an SDK error) on failure.
+
+        With a ``price``, the usage carries the call's cost, as AutoGen computes it.
+        """
+        response = await self._create(request)
+        if self.price is None:
+            return response
+        usage = response.usage
+        cost = (
+            usage.prompt_tokens * self.price[0] + usage.completion_tokens * self.price[1]
+        ) / 1000
+        return response.model_copy(update={"usage": usage.model_copy(update={"cost": cost})})
+
+    async def _create(self, request: ModelRequest) -> ModelResponse:
         kwargs, stream = self._request_body(request)
         if stream and request.tools and self.capabilities.stream_tools is False:
             stream = False

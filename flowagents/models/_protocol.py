@@ -10,13 +10,17 @@ from flowagents.messages import Message
 
 
 class Usage(BaseModel):
-    """Tokens one call spent, attributed to the model that answered."""
+    """Tokens one call spent, attributed to the model that answered, and their cost in USD.
+
+    ``cost`` is 0 when the client knows no price.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     model: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost: float = 0.0
 
     @property
     def total_tokens(self) -> int:

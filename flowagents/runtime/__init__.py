@@ -15,6 +15,7 @@ from flowagents.runtime._engine import Runner, RunResult, RunStatus
 from flowagents.runtime._selector import (
     SelectionFunction,
     SelectionMethod,
+    SelectorPrompt,
     SpeakerSelector,
     forget_rejections,
     parse_choice,
@@ -31,6 +32,7 @@ __all__ = [
     "Runner",
     "SelectionFunction",
     "SelectionMethod",
+    "SelectorPrompt",
     "SpeakerSelector",
     "current_run",
     "forget_rejections",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from rich.console import Console
 from rich.markup import escape
 
@@ -17,15 +19,23 @@ from flowagents.events import (
 
 
 class ConsolePrinter:
-    """An event sink that prints messages, selections, code results and the ending."""
+    """An event sink that prints messages, selections, code results and the ending.
 
-    def __init__(self, console: Console | None = None) -> None:
+    Messages from ``quiet_senders`` are not printed (AutoGen's ``silent`` agents).
+    """
+
+    def __init__(
+        self, console: Console | None = None, *, quiet_senders: Collection[str] = ()
+    ) -> None:
         self.console = console or Console(highlight=False, soft_wrap=True)
+        self.quiet_senders = frozenset(quiet_senders)
 
     def sink(self, event: Event) -> None:
         """Print one event (the signature of an event sink)."""
         out = self.console
         if isinstance(event, MessageSent):
+            if event.sender in self.quiet_senders:
+                return
             to = ", ".join(event.recipients) if len(event.recipients) <= 2 else "all"
             out.print(f"[bold yellow]{escape(event.sender)}[/] (to {escape(to)}):\n")
             message = event.message

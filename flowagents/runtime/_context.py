@@ -119,29 +119,35 @@ class StepScope:
 
 @dataclass(slots=True)
 class UsageTotals:
-    """Tokens spent in a run, per model, split by cache hits."""
+    """Tokens spent in a run, and their cost in USD, per model, split by cache hits."""
 
     prompt_tokens: dict[str, int] = field(default_factory=dict)
     completion_tokens: dict[str, int] = field(default_factory=dict)
     cached_prompt_tokens: dict[str, int] = field(default_factory=dict)
     cached_completion_tokens: dict[str, int] = field(default_factory=dict)
+    cost: dict[str, float] = field(default_factory=dict)
+    cached_cost: dict[str, float] = field(default_factory=dict)
 
-    def add(self, model: str, prompt: int, completion: int, *, cached: bool) -> None:
+    def add(
+        self, model: str, prompt: int, completion: int, *, cached: bool, cost: float = 0.0
+    ) -> None:
         if cached:
             self.cached_prompt_tokens[model] = self.cached_prompt_tokens.get(model, 0) + prompt
             self.cached_completion_tokens[model] = (
                 self.cached_completion_tokens.get(model, 0) + completion
             )
+            self.cached_cost[model] = self.cached_cost.get(model, 0) + cost
             return
         self.prompt_tokens[model] = self.prompt_tokens.get(model, 0) + prompt
         self.completion_tokens[model] = self.completion_tokens.get(model, 0) + completion
+        self.cost[model] = self.cost.get(model, 0) + cost
 
     @property
     def total(self) -> int:
         return sum(self.prompt_tokens.values()) + sum(self.completion_tokens.values())
 
     def to_cost(self) -> dict[str, Any]:
-        """The ``cost`` dict of the familiar ChatResult (no prices known: cost 0)."""
+        """The ``cost`` dict of the familiar ChatResult (cost 0 for a model without price)."""
 
         def block(include_cached: bool) -> dict[str, Any]:
             out: dict[str, Any] = {"total_cost": 0}
@@ -151,11 +157,14 @@ class UsageTotals:
             for model in sorted(models):
                 prompt = self.prompt_tokens.get(model, 0)
                 completion = self.completion_tokens.get(model, 0)
+                cost = self.cost.get(model, 0)
                 if include_cached:
                     prompt += self.cached_prompt_tokens.get(model, 0)
                     completion += self.cached_completion_tokens.get(model, 0)
+                    cost += self.cached_cost.get(model, 0)
+                out["total_cost"] += cost
                 out[model] = {
-                    "cost": 0,
+                    "cost": cost,
                     "prompt_tokens": prompt,
                     "completion_tokens": completion,
                     "total_tokens": prompt + completion,
@@ -250,7 +259,11 @@ class RunContext:
         context: RunContext | None = self
         while context is not None:
             context.usage.add(
-                model, usage.prompt_tokens, usage.completion_tokens, cached=response.cached
+                model,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                cached=response.cached,
+                cost=usage.cost,
             )
             context = context.parent
         if self.sinks:

@@ -50,7 +50,7 @@ from flowagents.runtime._context import (
     new_run_id,
 )
 from flowagents.runtime._scope import RunState, Scope
-from flowagents.runtime._selector import SelectionMethod, SpeakerSelector
+from flowagents.runtime._selector import SelectionMethod, SelectorPrompt, SpeakerSelector
 
 if TYPE_CHECKING:
     from flowagents.graph import AgentSpec, CompiledEdge, CompiledGraph, CompiledNode
@@ -183,6 +183,7 @@ class Runner:
         observers: Sequence[list[dict[str, Any]]] = (),
         select_first_speaker: bool = False,
         free_selection: bool = False,
+        selector_prompt: SelectorPrompt | None = None,
     ) -> None:
         if max_turns is not None and max_turns < 1:
             raise ConfigError(f"max_turns must be at least 1, got {max_turns}")
@@ -206,6 +207,7 @@ class Runner:
         # AutoGen's custom speaker_selection_method: asked at every turn of the top graph,
         # and any agent it names speaks, a permitted successor or not.
         self._free_selection = free_selection and callable(selection)
+        self._selector_prompt = selector_prompt
         self._plans: dict[int, _Plan] = {}
 
     # -- public ------------------------------------------------------------------------------
@@ -442,6 +444,7 @@ class Runner:
                 node_order=list(graph.nodes),
                 seed=self._seed,
                 input_provider=self._selector_input,
+                prompt=self._selector_prompt if graph is self.graph else None,
             )
             run.selectors[id(graph)] = selector
         return selector

@@ -50,6 +50,20 @@ class Selection:
     completion_tokens: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class SelectorPrompt:
+    """AutoGen's speaker selection templates; a None template keeps the selector's own text.
+
+    ``system`` may use ``{roles}`` (one ``name: description`` line per candidate) and
+    ``{agentlist}`` (the candidates' names as a Python list); ``prompt``, the request after
+    the conversation, ``{agentlist}``, in a message of role ``role``.
+    """
+
+    system: str | None = None
+    prompt: str | None = None
+    role: str = "system"
+
+
 def forget_rejections() -> None:
     """Forget which endpoints refused which mechanisms (tests, long-lived processes)."""
     _REJECTED.clear()
@@ -142,6 +156,7 @@ class SpeakerSelector:
         seed: int = 0,
         input_provider: InputProvider | None = None,
         any_of: Sequence[str] = (),
+        prompt: SelectorPrompt | None = None,
     ) -> None:
         if isinstance(method, str) and method not in _NAMED_METHODS:
             raise SelectorError(
@@ -159,6 +174,7 @@ class SpeakerSelector:
         self.input_provider = input_provider
         # Names a selection function may choose beyond the candidates (a free selection).
         self.any_of = frozenset(any_of)
+        self.prompt = prompt or SelectorPrompt()
 
     async def select(self, scope: Scope, current: str, candidates: Sequence[str]) -> Selection:
         """Choose among ``candidates`` after ``current`` spoke.
@@ -208,16 +224,21 @@ class SpeakerSelector:
         raise SelectorError(why)
 
     async def _manual(self, current: str, candidates: Sequence[str]) -> Selection:
+        """Ask a human; an empty answer or ``q`` means the next in order, as in AutoGen."""
         menu = "\n".join(f"{i}: {name}" for i, name in enumerate(candidates, 1))
         answers: list[str] = []
         for attempt in range(self.max_retries + 1):
             raw = await current_run().get_human_input(
-                f"Who speaks next?\n{menu}\nEnter a number or a name: ",
+                f"Who speaks next?\n{menu}\nEnter a number or a name "
+                "(nothing or q: the next in order): ",
                 agent="selector",
                 provider=self.input_provider,
             )
             answers.append(raw)
             text = raw.strip()
+            if text in ("", "q"):
+                next_in_order = self._round_robin(current, candidates)
+                return Selection(next_in_order, "manual", answers, attempt)
             if text.isdigit() and 1 <= int(text) <= len(candidates):
                 return Selection(candidates[int(text) - 1], "manual", answers, attempt)
             choice = parse_choice(text, candidates)
@@ -250,27 +271,44 @@ class SpeakerSelector:
         _REJECTED.setdefault(key, set()).add(mechanism)
 
     def _prompt(self, scope: Scope, candidates: Sequence[str]) -> list[dict[str, Any]]:
-        roles = "\n".join(
-            f"- {name}: {self.descriptions.get(name) or 'no description'}" for name in candidates
-        )
-        messages: list[dict[str, Any]] = [
-            {
-                "role": "system",
-                "content": "You choose who speaks next in a conversation between agents.\n"
-                f"The agents who may speak next are:\n{roles}",
-            }
-        ]
+        messages = [self._system_message(candidates)]
         for message in scope.transcript:
             speaker = message.name or message.role
             messages.append({"role": "user", "content": f"{speaker}: {message.text}"})
-        messages.append(
-            {
-                "role": "user",
-                "content": "Read the conversation above and choose the next speaker. "
-                f"Answer with exactly one of: {', '.join(candidates)}.",
-            }
-        )
+        messages.append(self._request_message(candidates))
         return messages
+
+    def _system_message(self, candidates: Sequence[str]) -> dict[str, Any]:
+        template = self.prompt.system
+        if template is not None:
+            roles = "\n".join(
+                f"{name}: {self.descriptions.get(name, '')}".strip() for name in candidates
+            )
+            return {
+                "role": "system",
+                "content": template.format(roles=roles, agentlist=str(list(candidates))),
+            }
+        roles = "\n".join(
+            f"- {name}: {self.descriptions.get(name) or 'no description'}" for name in candidates
+        )
+        return {
+            "role": "system",
+            "content": "You choose who speaks next in a conversation between agents.\n"
+            f"The agents who may speak next are:\n{roles}",
+        }
+
+    def _request_message(self, candidates: Sequence[str]) -> dict[str, Any]:
+        template = self.prompt.prompt
+        if template is not None:
+            return {
+                "role": self.prompt.role,
+                "content": template.format(agentlist=str(list(candidates))),
+            }
+        return {
+            "role": "user",
+            "content": "Read the conversation above and choose the next speaker. "
+            f"Answer with exactly one of: {', '.join(candidates)}.",
+        }
 
     def _request(
         self, mechanism: Mechanism, messages: list[dict[str, Any]], candidates: Sequence[str]

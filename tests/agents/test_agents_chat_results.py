@@ -41,8 +41,8 @@ def test_chat_result_fields_and_cost_per_model() -> None:
     assert [m["name"] for m in result.chat_history] == ["critic", "writer", "critic", "writer"]
     # The history is the sender's view: its own messages are "assistant".
     assert [m["role"] for m in result.chat_history] == ["assistant", "user", "assistant", "user"]
-    assert result.summary == "final draft"
-    assert result.run is not None and result.run.summary == "final draft"
+    assert result.summary == "final draft "  # as AutoGen: not stripped
+    assert result.run is not None and result.run.summary == "final draft "
     assert result.termination_reason == "is_termination_msg"
     assert result.human_input == []
     assert result.chat_id
@@ -61,6 +61,24 @@ def test_chat_result_fields_and_cost_per_model() -> None:
     )
 
 
+def test_price_in_the_config_list_gives_the_cost() -> None:
+    with LoopbackServer(replies=["hello there"]) as server:
+        config = _llm_config(server, model="priced")
+        config["config_list"][0]["price"] = [1.0, 2.0]
+        assistant = AssistantAgent("assistant", llm_config=config)
+        user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+
+        result = user.initiate_chat(assistant, message="hi", max_turns=1, silent=True)
+
+    for block in ("usage_including_cached_inference", "usage_excluding_cached_inference"):
+        usage = result.cost[block]["priced"]
+        # As AutoGen: price is USD per 1,000 prompt and completion tokens.
+        expected = (usage["prompt_tokens"] * 1.0 + usage["completion_tokens"] * 2.0) / 1000
+        assert usage["completion_tokens"] == 2
+        assert usage["cost"] == pytest.approx(expected)
+        assert result.cost[block]["total_cost"] == pytest.approx(expected)
+
+
 def test_chat_result_human_input() -> None:
     proxy = UserProxyAgent(
         "user",
@@ -76,13 +94,13 @@ def test_chat_result_human_input() -> None:
     assert result.summary == "short"
 
 
-def test_summary_last_msg_strips_terminate() -> None:
+def test_summary_last_msg_removes_terminate() -> None:
     a = scripted_agent("a", [], is_termination_msg=contains_terminate)
     b = scripted_agent("b", ["The answer is 4. TERMINATE"])
 
     result = a.initiate_chat(b, message="2+2?", silent=True, summary_method="last_msg")
 
-    assert result.summary == "The answer is 4."
+    assert result.summary == "The answer is 4. "  # as AutoGen: not stripped
 
 
 def test_summary_none_is_empty() -> None:
@@ -225,14 +243,51 @@ def test_clear_history_method() -> None:
     a.initiate_chat(b, message="to b", silent=True, max_turns=2)
     a.initiate_chat(c, message="to c", silent=True, max_turns=1)
 
+    with pytest.raises(ValueError, match="several agents"):
+        a.last_message()
+
+    # As AutoGen: with a recipient, nr_messages_to_preserve is ignored.
     a.clear_history(b, nr_messages_to_preserve=1)
-    assert contents(a.chat_messages[b]) == ["b2"]
+    assert a.chat_messages[b] == []
     assert contents(a.chat_messages[c]) == ["to c", "c1"]
+    assert a.last_message(b) is None
+
+    a.clear_history(nr_messages_to_preserve=1)
+    assert contents(a.chat_messages[c]) == ["c1"]
 
     a.clear_history()
-    assert a.chat_messages[b] == []
-    assert a.chat_messages[c] == []
-    assert a.last_message(b) is None
+    assert a.chat_messages == {}
+    assert a.last_message() is None
+    with pytest.raises(KeyError):
+        a.last_message(b)
+
+
+def test_clear_history_keeps_a_tool_call_with_its_responses() -> None:
+    a = scripted_agent("a", [])
+    b = scripted_agent("b", [])
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    response = {"tool_call_id": "c1", "role": "tool", "content": "ok"}
+    a.chat_messages[b].extend(
+        [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "content": "ok", "tool_responses": [response]},
+        ]
+    )
+
+    a.clear_history(nr_messages_to_preserve=1)
+
+    assert [m["role"] for m in a.chat_messages[b]] == ["assistant", "tool"]
+
+
+def test_only_exactly_terminate_ends_a_chat_by_default() -> None:
+    a = scripted_agent("a", ["r1", "r2"])
+    b = scripted_agent("b", [" TERMINATE\n", "TERMINATE"])
+
+    result = a.initiate_chat(b, message="go", silent=True)
+
+    # As AutoGen: surrounding whitespace keeps the chat going.
+    assert contents(result.chat_history) == ["go", " TERMINATE\n", "r1", "TERMINATE"]
 
 
 def test_initiate_chats_carries_summaries_over() -> None:
@@ -274,6 +329,75 @@ def test_initiate_chats_carries_summaries_over() -> None:
     assert writer.client is not None
     asked = writer.client.requests[0].messages[-1]["content"]  # type: ignore[attr-defined]
     assert "Fact: bees dance." in asked
+
+
+def test_initiate_chat_appends_its_carryover() -> None:
+    a = scripted_agent("a", [])
+    b = scripted_agent("b", ["ok"])
+
+    result = a.initiate_chat(b, message="Task", carryover="prior", max_turns=1, silent=True)
+
+    assert contents(result.chat_history)[0] == "Task\nContext: \nprior"
+
+
+def test_initiate_chats_carryover_into_dict_messages_with_exclusions() -> None:
+    a = scripted_agent("a", [])
+    b, c, d = (scripted_agent(name, [f"s-{name}"]) for name in ("b", "c", "d"))
+    once = {"max_turns": 1, "silent": True}
+
+    results = a.initiate_chats(
+        [
+            {"recipient": b, "message": "T1", **once},
+            {"recipient": c, "message": {"content": "T2", "role": "user"}, **once},
+            {
+                "recipient": d,
+                "message": "T3",
+                "carryover": ["own", {"content": "as dict"}],
+                "finished_chat_indexes_to_exclude_from_carryover": [0],
+                **once,
+            },
+        ]
+    )
+
+    assert contents(results[1].chat_history)[0] == "T2\nContext: \ns-b"
+    assert contents(results[2].chat_history)[0] == "T3\nContext: \nown\nas dict\ns-c"
+
+
+def test_initiate_chats_callable_message_reads_the_carryover() -> None:
+    a = scripted_agent("a", [])
+    b, c = (scripted_agent(name, [f"s-{name}"]) for name in ("b", "c"))
+    seen: list[object] = []
+
+    def message(sender: object, recipient: object, context: dict[str, object]) -> str:
+        seen.append(context.get("carryover"))
+        return "T2"
+
+    results = a.initiate_chats(
+        [
+            {"recipient": b, "message": "T1", "max_turns": 1, "silent": True},
+            {"recipient": c, "message": message, "max_turns": 1, "silent": True},
+        ]
+    )
+
+    assert seen == [["s-b"]]
+    # As AutoGen: a callable's message is sent as it is returned.
+    assert contents(results[1].chat_history)[0] == "T2"
+
+
+def test_initiate_chats_without_a_message_asks_the_human() -> None:
+    human = ScriptedInput(["typed by human"])
+    a = scripted_agent("a", [], input_provider=human)
+    b, c = (scripted_agent(name, [f"s-{name}"]) for name in ("b", "c"))
+
+    results = a.initiate_chats(
+        [
+            {"recipient": b, "message": "T1", "max_turns": 1, "silent": True},
+            {"recipient": c, "max_turns": 1, "silent": True},
+        ]
+    )
+
+    assert contents(results[1].chat_history)[0] == "typed by human\nContext: \ns-b"
+    assert human.remaining == 0
 
 
 def test_initiate_chats_without_recipient_is_a_config_error() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from agents_helpers import contents, scripted_agent
 
-from flowagents import ConversableAgent, GroupChat, GroupChatManager, ScriptedModel
+from flowagents import ConversableAgent, GroupChat, GroupChatManager, ScriptedInput, ScriptedModel
 from flowagents.errors import SelectorError
 
 
@@ -160,3 +160,41 @@ def test_reflection_summary_of_a_group_chat_reads_the_groups_messages() -> None:
     assert user.client is not None
     request = user.client.requests[-1]  # type: ignore[attr-defined]
     assert contents(request.messages)[:-1] == ["task", "a1", "b1"]
+
+
+def test_manual_selection_empty_answer_means_the_next_in_order() -> None:
+    a, b, c = (scripted_agent(name, [f"{name}1", f"{name}2"]) for name in ("a", "b", "c"))
+    group = GroupChat(agents=[a, b, c], max_round=4, speaker_selection_method="manual")
+    script = ScriptedInput(["3", "", "q"])
+
+    a.initiate_chat(GroupChatManager(group, input_provider=script), message="go", silent=True)
+
+    # As AutoGen: after c, the next in order is a; after a, b. One prompt per choice.
+    assert [m["name"] for m in group.messages] == ["a", "c", "a", "b"]
+    assert script.remaining == 0
+
+
+def test_group_chat_history_is_the_initiators_view() -> None:
+    user, a, b = (scripted_agent(name, [f"{name}1", f"{name}2"]) for name in ("user", "a", "b"))
+    group = GroupChat(agents=[user, a, b], max_round=4, speaker_selection_method="round_robin")
+
+    result = user.initiate_chat(GroupChatManager(group), message="task", silent=True)
+
+    # As AutoGen: the initiator's own messages are "assistant" from its side.
+    assert [(m["name"], m["role"]) for m in result.chat_history] == [
+        ("user", "assistant"),
+        ("a", "user"),
+        ("b", "user"),
+        ("user", "assistant"),
+    ]
+    assert {m["role"] for m in group.messages} == {"user"}
+
+
+def test_an_outsiders_group_chat_history_is_what_it_sent() -> None:
+    outside = scripted_agent("outside", [])
+    _, group = _round_robin("a", "b")
+
+    result = outside.initiate_chat(GroupChatManager(group), message="go", silent=True)
+
+    assert contents(result.chat_history) == ["go"]
+    assert contents(group.messages) == ["go", "a1", "b1"]

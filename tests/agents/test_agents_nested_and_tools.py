@@ -10,6 +10,7 @@ from agents_helpers import contains_terminate, contents, pair_graph, scripted_ag
 
 from flowagents import (
     AssistantAgent,
+    ConversableAgent,
     Message,
     Runner,
     ScriptedModel,
@@ -49,6 +50,59 @@ def test_nested_chats_answer_with_the_last_summary() -> None:
     opening = editor.chat_messages[critic][0]["content"]
     assert opening.startswith("Edit with the review.")
     assert "Add a number." in opening
+
+
+def _writer_user_critic() -> tuple[ConversableAgent, ConversableAgent, ConversableAgent]:
+    writer = ConversableAgent("writer", llm_config=False, human_input_mode="NEVER")
+    return scripted_agent("user", []), writer, scripted_agent("critic", ["critique!"])
+
+
+def test_nested_chat_callable_message_has_autogens_signature() -> None:
+    user, writer, critic = _writer_user_critic()
+    seen: list[Any] = []
+
+    def message(recipient: Any, messages: list[dict[str, Any]], sender: Any, config: Any) -> str:
+        seen.append((recipient, sender, config))
+        return "Review: " + messages[-1]["content"]
+
+    writer.register_nested_chats(
+        [{"recipient": critic, "message": message, "max_turns": 1}], trigger=user
+    )
+    result = user.initiate_chat(writer, message="write", max_turns=1, silent=True)
+
+    assert seen == [(writer, user, None)]
+    assert contents(critic.chat_messages[writer]) == ["Review: write", "critique!"]
+    assert contents(result.chat_history) == ["write", "critique!"]
+
+
+def test_custom_reply_func_from_nested_chats_gets_the_chat_queue() -> None:
+    user, writer, critic = _writer_user_critic()
+    queue = [{"recipient": critic, "max_turns": 1}]
+    seen: list[Any] = []
+
+    def reply(chat_queue: Any, recipient: Any, messages: Any, sender: Any, config: Any) -> Any:
+        seen.append((chat_queue, recipient, sender))
+        return True, "custom nested reply"
+
+    writer.register_nested_chats(queue, trigger=user, reply_func_from_nested_chats=reply)
+    result = user.initiate_chat(writer, message="write", max_turns=1, silent=True)
+
+    assert seen == [(queue, writer, user)]
+    assert contents(result.chat_history) == ["write", "custom nested reply"]
+
+
+def test_nested_chats_after_the_first_without_a_message_are_skipped() -> None:
+    user, writer, critic = _writer_user_critic()
+    second = scripted_agent("second", ["two"])
+    writer.register_nested_chats(
+        [{"recipient": critic, "max_turns": 1}, {"recipient": second, "max_turns": 1}],
+        trigger=user,
+    )
+
+    result = user.initiate_chat(writer, message="write", max_turns=1, silent=True)
+
+    assert contents(result.chat_history) == ["write", "critique!"]
+    assert second.chat_messages[writer] == []
 
 
 def test_nested_chats_only_for_their_trigger() -> None:
@@ -156,7 +210,7 @@ def test_student_asks_an_expert_through_a_function_call() -> None:
     assert tool_result["tool_responses"][0]["tool_call_id"] == "call_1"
     assert "x = 2 or x = 3" in tool_result["tool_responses"][0]["content"]
     assert history[3]["content"] == "The roots are 2 and 3. TERMINATE"
-    assert result.summary == "The roots are 2 and 3."
+    assert result.summary == "The roots are 2 and 3. "
     # The student's model saw the tool schema and then the expert's answer.
     assert student.client is not None
     requests = student.client.requests  # type: ignore[attr-defined]

@@ -195,3 +195,31 @@ def test_assistant_description_follows_a_custom_system_message() -> None:
     assert custom.description == "You write Python code."
     assert default.description == AssistantAgent.DEFAULT_DESCRIPTION
     assert given.description == "D"
+
+
+def _sync_and_async_bot() -> ConversableAgent:
+    bot = ConversableAgent("bot", llm_config=False, human_input_mode="NEVER")
+
+    async def from_async(agent: Any, messages: Any, sender: Any, config: Any) -> Reply:
+        return True, "from async"
+
+    bot.register_reply([Agent, None], _fixed("from sync"))
+    bot.register_reply([Agent, None], from_async, ignore_async_in_sync_chat=True)
+    return bot
+
+
+def test_ignore_async_in_sync_chat_skips_the_async_function_in_a_sync_chat() -> None:
+    user = scripted_agent("user", [])
+
+    result = user.initiate_chat(_sync_and_async_bot(), message="hi", max_turns=1, silent=True)
+
+    assert contents(result.chat_history)[-1] == "from sync"
+
+
+def test_ignore_async_in_sync_chat_runs_the_async_function_in_an_async_chat() -> None:
+    user = scripted_agent("user", [])
+    chat = user.a_initiate_chat(_sync_and_async_bot(), message="hi", max_turns=1, silent=True)
+
+    result = asyncio.run(chat)
+
+    assert contents(result.chat_history)[-1] == "from async"

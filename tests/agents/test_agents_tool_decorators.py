@@ -87,7 +87,7 @@ def test_decorated_tools_are_offered_called_in_parallel_and_answered() -> None:
         ("slow_echo", False),
     ]
     assert len([e for e in events if isinstance(e, ToolCalled)]) == 3
-    assert result.summary == "Oslo is 3 degrees."
+    assert result.summary == "Oslo is 3 degrees. "
 
 
 def test_tools_in_llm_config_are_sent_and_registered_tools_replace_them() -> None:

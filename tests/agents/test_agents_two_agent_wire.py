@@ -63,7 +63,7 @@ def test_assistant_writes_code_user_proxy_runs_it(tmp_path: Path, executor: str)
     assert first_body["model"] == "gpt-test"
     assert first_body["temperature"] == 0
     # The ChatResult: summary without the keyword, cost per model from the server's usage.
-    assert result.summary == "The product is 42."
+    assert result.summary == "The product is 42.\n"
     assert result.termination_reason == "is_termination_msg"
     usage = result.cost["usage_including_cached_inference"]["gpt-test"]
     assert usage["prompt_tokens"] > 0

@@ -54,7 +54,7 @@ def test_auto_selection_with_a_scripted_manager_model() -> None:
 
     result = _user().initiate_chat(manager, message="task", silent=True)
 
-    assert _names(result.chat_history) == ["user", "a", "c", "b", "a"]
+    assert _names(group.messages) == ["user", "a", "c", "b", "a"]
     assert result.termination_reason == "max_turns"
     # The user is not a member: the model picks the first speaker too. With repeats allowed,
     # every member (the current speaker too) is a candidate.
@@ -71,9 +71,9 @@ def test_allow_repeat_speaker_false_never_offers_the_current_speaker() -> None:
     group = GroupChat(agents=members, max_round=5, allow_repeat_speaker=False)
     manager = GroupChatManager(group, llm_config=picks)
 
-    result = _user().initiate_chat(manager, message="task", silent=True)
+    _user().initiate_chat(manager, message="task", silent=True)
 
-    assert _names(result.chat_history) == ["user", "a", "b", "c", "b"]
+    assert _names(group.messages) == ["user", "a", "b", "c", "b"]
     assert _selector_enums(picks) == [["a", "b", "c"], ["b", "c"], ["a", "c"], ["a", "b"]]
 
 
@@ -83,9 +83,9 @@ def test_allow_repeat_speaker_as_a_list() -> None:
     group = GroupChat(agents=members, max_round=5, allow_repeat_speaker=[members[0]])
     manager = GroupChatManager(group, llm_config=picks)
 
-    result = _user().initiate_chat(manager, message="task", silent=True)
+    _user().initiate_chat(manager, message="task", silent=True)
 
-    assert _names(result.chat_history) == ["user", "a", "a", "b", "c"]
+    assert _names(group.messages) == ["user", "a", "a", "b", "c"]
     assert _selector_enums(picks) == [["a", "b", "c"]] * 3 + [["a", "c"]]
 
 
@@ -104,9 +104,9 @@ def test_disallowed_transitions() -> None:
     )
     manager = GroupChatManager(group, llm_config=picks)
 
-    result = _user().initiate_chat(manager, message="task", silent=True)
+    _user().initiate_chat(manager, message="task", silent=True)
 
-    assert _names(result.chat_history) == ["user", "a", "c", "a"]
+    assert _names(group.messages) == ["user", "a", "c", "a"]
     # The model picks the first speaker (the user is not a member); after that a may not
     # hand over to b (nor to itself), c may not either: one successor each, no more requests.
     assert _selector_enums(picks) == [["a", "b", "c"]]
@@ -116,9 +116,9 @@ def test_round_robin() -> None:
     members = _members("a", "b", "c")
     group = GroupChat(agents=members, max_round=6, speaker_selection_method="round_robin")
 
-    result = _user().initiate_chat(GroupChatManager(group), message="task", silent=True)
+    _user().initiate_chat(GroupChatManager(group), message="task", silent=True)
 
-    assert _names(result.chat_history) == ["user", "a", "b", "c", "a", "b"]
+    assert _names(group.messages) == ["user", "a", "b", "c", "a", "b"]
 
 
 def test_round_robin_started_by_a_member() -> None:
@@ -155,9 +155,8 @@ def test_random_group_chat_is_reproducible() -> None:
     def run() -> list[str]:
         members = _members("a", "b", "c", replies=10)
         group = GroupChat(agents=members, max_round=10, speaker_selection_method="random")
-        return _names(
-            _user().initiate_chat(GroupChatManager(group), message="t", silent=True).chat_history
-        )
+        _user().initiate_chat(GroupChatManager(group), message="t", silent=True)
+        return _names(group.messages)
 
     assert run() == run()
 
@@ -185,9 +184,9 @@ def test_manual_selection_in_a_group_chat_uses_the_managers_input() -> None:
     script = ScriptedInput(["1", "c", "b"])
     manager = GroupChatManager(group, input_provider=script)
 
-    result = _user().initiate_chat(manager, message="task", silent=True)
+    _user().initiate_chat(manager, message="task", silent=True)
 
-    assert _names(result.chat_history) == ["user", "a", "c", "b"]
+    assert _names(group.messages) == ["user", "a", "c", "b"]
     assert script.remaining == 0
 
 
@@ -211,7 +210,7 @@ def test_callable_selection_returns_agents_names_and_methods() -> None:
     result = _user().initiate_chat(GroupChatManager(group), message="task", silent=True)
 
     # The user is not a member: the function picks the first speaker too.
-    assert _names(result.chat_history) == ["user", "c", "b", "c"]
+    assert _names(group.messages) == ["user", "c", "b", "c"]
     assert seen == ["user", "c", "b", "c"]
     assert result.termination_reason == "selector_stopped"
 
@@ -246,7 +245,7 @@ def test_send_introductions() -> None:
     )
     manager = GroupChatManager(group)
 
-    result = _user().initiate_chat(manager, message="task", silent=True)
+    _user().initiate_chat(manager, message="task", silent=True)
 
     # Every member hears the introductions first (from the manager) ...
     for member in (a, b):
@@ -255,7 +254,7 @@ def test_send_introductions() -> None:
         assert "a: Writes the plan." in introduction["content"]
         assert "b: Checks the plan." in introduction["content"]
     # ... but, as in AutoGen, they do not use up a round: task, a, b.
-    assert _names(result.chat_history)[-3:] == ["user", "a", "b"]
+    assert _names(group.messages)[-3:] == ["user", "a", "b"]
     # The first speaker's model heard the introductions before the task.
     assert a.client is not None
     request: ModelRequest = a.client.requests[0]  # type: ignore[attr-defined]
@@ -271,7 +270,7 @@ def test_group_chat_ends_on_the_managers_termination_message() -> None:
 
     result = _user().initiate_chat(GroupChatManager(group), message="task", silent=True)
 
-    assert _names(result.chat_history) == ["user", "a", "b"]
+    assert _names(group.messages) == ["user", "a", "b"]
     assert result.termination_reason == "is_termination_msg"
     assert result.summary == ""
 

@@ -82,7 +82,7 @@ def test_group_chat_selector_is_only_offered_permitted_successors() -> None:
         result = user.initiate_chat(manager, message="Build a calculator.", silent=True)
         requests = server.requests
 
-    assert [m["name"] for m in result.chat_history] == [
+    assert [m["name"] for m in group.messages] == [
         "user",
         "planner",
         "coder",
@@ -245,11 +245,11 @@ def test_group_chat_retry_is_observed_through_the_familiar_api() -> None:
         )
         events: list[Event] = []
         with observe(events.append):
-            result = UserProxyAgent(
+            UserProxyAgent(
                 "user", human_input_mode="NEVER", code_execution_config=False
             ).initiate_chat(manager, message="go", silent=True)
 
-    assert [m["name"] for m in result.chat_history] == ["user", "a", "b"]
+    assert [m["name"] for m in group.messages] == ["user", "a", "b"]
     opening, selected = of_kind(events, SpeakerSelected)
     assert opening.candidates == ("a", "b", "c")
     assert opening.choice == "a"
