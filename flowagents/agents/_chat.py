@@ -184,7 +184,7 @@ def with_carryover(message: str | dict[str, Any], carryover: Any) -> str | dict[
 def _carryover_text(item: Any) -> str:
     if isinstance(item, dict) and "content" in item:
         return str(item["content"])
-    return item if isinstance(item, str) else str(item)
+    return str(item)
 
 
 async def _opening(

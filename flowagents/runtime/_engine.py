@@ -266,7 +266,7 @@ class Runner:
             scope = self._root_scope(RunState(ctx), prefix)
             for message in preamble:
                 step = scope.next_step()
-                self._emit_message(ctx, scope, step, message.name or "", message)
+                self._emit_message(scope, step, message.name or "", message)
                 scope.deliver(message, None, observed=False)
                 scope.uncounted += 1
             if task is not None:
@@ -464,7 +464,7 @@ class Runner:
             message = message.model_copy(update={"name": "user"})
         step = scope.next_step()
         CURRENT_STEP.set(StepScope(step, sender or ""))
-        self._emit_message(scope.run.ctx, scope, step, sender or message.name or "user", message)
+        self._emit_message(scope, step, sender or message.name or "user", message)
         scope.deliver(message, sender)
         if sender is None:
             if self._select_first_speaker and scope.graph.mode == "dynamic":
@@ -535,7 +535,7 @@ class Runner:
                     message.metadata["exit_code"] = turn.code_exit_code
             scope.deliver(message, current)
             if ctx.sinks:
-                self._emit_message(ctx, scope, step, current, message, plan)
+                self._emit_message(scope, step, current, message, plan)
                 ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
             stop = self._termination(plan, scope, current, message)
             if stop is not None:
@@ -762,7 +762,7 @@ class Runner:
         opening = Message(role="user", name=scope.last_speaker or "user", content=task)
         child_step = child.next_step()
         CURRENT_STEP.set(StepScope(child_step, node.name))
-        self._emit_message(scope.run.ctx, child, child_step, node.name, opening)
+        self._emit_message(child, child_step, node.name, opening)
         child.deliver(opening, None)
         outcome = await self._converse(child, sub.start, via=None)
         CURRENT_STEP.set(StepScope(step, node.name))
@@ -801,14 +801,9 @@ class Runner:
     # -- events ------------------------------------------------------------------------------
 
     def _emit_message(
-        self,
-        ctx: RunContext,
-        scope: Scope,
-        step: str,
-        sender: str,
-        message: Message,
-        plan: _Plan | None = None,
+        self, scope: Scope, step: str, sender: str, message: Message, plan: _Plan | None = None
     ) -> None:
+        ctx = scope.run.ctx
         if ctx.sinks:
             ctx.emit(
                 MessageSent(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,15 @@ def spawn(*args: str, cwd: Path, **env: str) -> subprocess.Popen[str]:
         [*FLOWAGENTS, *args], cwd=cwd, env=cli_env(**env), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
     )
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
+    """Wait (30 s at most) until ``condition()`` holds while ``process`` is still running."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}: {process.communicate()[1]}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
 
 
 def canonical(events: list[Event]) -> dict[tuple[str, str, int], dict[str, Any]]:

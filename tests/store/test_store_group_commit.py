@@ -12,12 +12,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_helpers import canonical, cli_env
+from store_helpers import canonical, cli_env, wait_for
 from store_inprocess import TURNS, agents, graph
 
 from flowagents.events import (
@@ -231,11 +230,7 @@ def test_kill_while_in_process_steps_are_pending_then_resume(tmp_path: Path) -> 
         "hooks = {10: sink.flush, 30: hang}\n"  # a group commit at turn 10, then steps pend
     )
     process = child(tmp_path, hooks)
-    deadline = time.monotonic() + 30
-    while not marker.exists():
-        assert process.poll() is None, process.communicate()[1]
-        assert time.monotonic() < deadline, "the child never reached turn 30"
-        time.sleep(0.01)
+    wait_for(marker.exists, process, "turn 30")
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import GRAPHS, canonical, cli, spawn, transcript
+from store_helpers import GRAPHS, canonical, cli, spawn, transcript, wait_for
 
 from flowagents.errors import ReplayDivergenceError, RunLocation
 from flowagents.events import ModelCalled
@@ -192,10 +191,7 @@ def test_replay_of_a_cancelled_run_matches_up_to_where_it_stops(tmp_path: Path) 
         "--run-id", "victim", cwd=tmp_path, FLOWAGENTS_TEST_HANG_AT="8",
         FLOWAGENTS_TEST_MARKER=str(marker),
     )
-    deadline = time.monotonic() + 30
-    while not marker.exists():  # model call 8 is inside the review board (a subgroup)
-        assert process.poll() is None and time.monotonic() < deadline, process.stderr
-        time.sleep(0.01)
+    wait_for(marker.exists, process, "model call 8")  # inside the review board (a subgroup)
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=30)
     with SQLiteRunStore(store) as opened:

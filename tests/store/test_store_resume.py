@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from store_helpers import GRAPHS, canonical, cli, spawn, transcript
+from store_helpers import GRAPHS, canonical, cli, spawn, transcript, wait_for
 
 from flowagents.agents import ScriptedInput
 from flowagents.events import Event
@@ -25,14 +25,6 @@ def baseline(graph: Path, **options: object) -> MemoryRunStore:
     store = MemoryRunStore()
     record_run(store, compile_graph(graph), "go", run_id="victim", **options)  # type: ignore[arg-type]
     return store
-
-
-def wait_for(condition: object, process: object, what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():  # type: ignore[operator]
-        assert process.poll() is None, f"the run ended before {what}: {process.stderr.read()}"  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def kill_during_call(graph: Path, call: int, tmp_path: Path, store: Path) -> None:
