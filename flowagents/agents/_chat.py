@@ -18,7 +18,7 @@ from flowagents.agents._builtin_replies import reply_to_message
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
 from flowagents.models import ModelRequest
-from flowagents.runtime._engine import RunResult
+from flowagents.runtime._outcome import RunResult
 
 if TYPE_CHECKING:
     from flowagents.agents._conversable import ConversableAgent

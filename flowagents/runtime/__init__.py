@@ -11,7 +11,8 @@ from flowagents.runtime._context import (
     observe,
     request_hash,
 )
-from flowagents.runtime._engine import Runner, RunResult, RunStatus
+from flowagents.runtime._outcome import RunResult, RunStatus
+from flowagents.runtime._runner import Runner
 from flowagents.runtime._selector import (
     SelectionFunction,
     SelectionMethod,

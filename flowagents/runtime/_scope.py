@@ -6,6 +6,8 @@ scope is also the ``GuardContext`` the graph's guards read.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -189,3 +191,21 @@ class Scope:
         branch.last_speaker = self.last_speaker
         branch.last_code_exit_code = self.last_code_exit_code
         return branch
+
+    def add_counts(self, branch: Scope) -> None:
+        """Add to this scope's counters what ``branch`` (forked from it) counted."""
+        counters = self.counters
+        # A branch's counters began as a copy of its parent's (``fork_counts``, in the same
+        # order) and only grow, new keys at the end: what it changed is found by comparing
+        # the lists in C, not key by key in Python.
+        own = branch.counters
+        before = branch.fork_counts
+        forked = len(before)
+        values = list(own.values())
+        if values[:forked] != before:
+            keys = list(own)
+            for index in itertools.compress(range(forked), map(operator.ne, values, before)):
+                counters[keys[index]] += values[index] - before[index]
+        added = itertools.islice(own, forked, None)
+        for key, value in zip(added, values[forked:], strict=True):
+            counters[key] = counters.get(key, 0) + value
