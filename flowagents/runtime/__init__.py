@@ -1,4 +1,12 @@
-"""The graph runtime: one asyncio engine for every conversation."""
+"""The graph runtime: one asyncio engine for every conversation.
+
+Layout: ``_runner`` starts a run and records how it ends (``Runner``, ``arun``/``run``/
+``stream``); ``_engine`` takes the turns of the conversations inside it (selection, fan-out
+and join, subgroups, termination) from a per-graph ``_plan``; ``_setup`` holds what a Runner
+was given and builds each run's agents, model clients and selectors (``_selector``);
+``_scope`` is one conversation's state; ``_context`` the run's event stream and its calls to
+the outside world; ``_outcome`` the result and the final events; ``_console`` prints events.
+"""
 
 from flowagents.runtime._console import ConsolePrinter
 from flowagents.runtime._context import (
