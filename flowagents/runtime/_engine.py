@@ -206,9 +206,13 @@ class Engine:
                 return Outcome("max_visits", f"every successor of {current} was visited enough")
         if not edges:
             return no_successor(current)
-        parallel = [e for e in edges if e.parallel]
-        if parallel:
+        # The first open edge decides: a parallel one fans out with every open parallel edge;
+        # a plain one is taken, or chosen among the open plain edges.
+        if edges[0].parallel:
+            parallel = [e for e in edges if e.parallel]
             return await self._fan_out(scope, current, parallel, step)
+        if len(edges) > 1 and any(e.parallel for e in edges):
+            edges = tuple(e for e in edges if not e.parallel)
         free = self.setup.free_selection and graph is self.setup.graph
         chosen = edges[0]
         if (len(edges) > 1 or free) and graph.mode == "dynamic":
@@ -261,16 +265,10 @@ class Engine:
             branch = scope.fork(f"{step}/{edge.target}.")
             branches.append(branch)
             tasks.append(start_task(self._branch(branch, edge.target, source)))
+        taken: Sequence[asyncio.Task[Outcome]] = tasks
         try:
             if self.plan(scope.graph).joins_any:
-                done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                first = next(iter(done)).result()
-                if first.join is not None and scope.graph.nodes[first.join].join == "any":
-                    for task in pending:
-                        task.cancel()
-                    await asyncio.gather(*pending, return_exceptions=True)
-                else:
-                    await asyncio.gather(*tasks)
+                taken = await self._first_at_any_join(scope.graph, tasks)
             else:  # only join-all: no need to look at the first branch to finish
                 await asyncio.gather(*tasks)
         except BaseException:
@@ -282,7 +280,7 @@ class Engine:
         outcomes: list[Outcome] = []
         merged: list[Message] = []
         for branch, task in zip(branches, tasks, strict=True):
-            if task.cancelled():
+            if taken is not tasks and task not in taken:
                 continue
             outcomes.append(task.result())
             merged.extend(branch.transcript[base:])
@@ -301,6 +299,35 @@ class Engine:
             + ", ".join(o.join or o.reason for o in outcomes),
             where=RunLocation(scope.run.ctx.run_id, step, source),
         )
+
+    async def _first_at_any_join(
+        self, graph: CompiledGraph, tasks: list[asyncio.Task[Outcome]]
+    ) -> Sequence[asyncio.Task[Outcome]]:
+        """Wait for the branches of a graph with a ``join: any``; return those that count.
+
+        The first branch to finish decides. If it reached an any join, it alone counts: the
+        others are cancelled, or dropped when they finished in the same loop tick (branches
+        that never wait, such as scripted replies, all finish in their first step).
+        """
+        finished: list[asyncio.Task[Outcome]] = []
+        for task in tasks:
+            task.add_done_callback(finished.append)  # called in the order the tasks finish
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        first = finished[0]
+        reached = first.result().join
+        if reached is None or graph.nodes[reached].join != "any":
+            await asyncio.gather(*tasks)
+            return tasks
+        for task in tasks:
+            if task is first:
+                continue
+            if task.done():
+                if not task.cancelled():
+                    task.exception()  # retrieved: a dropped branch's error is not reported
+            else:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return (first,)
 
     async def _branch(self, scope: Scope, start: str, source: str) -> Outcome:
         """One parallel branch, from ``start`` to its join.
@@ -347,9 +374,18 @@ class Engine:
             summary = await self._reflect(sub, child)
         else:
             summary = produced[-1].text if produced else ""
+            keyword = sub.termination.keyword
+            if keyword and keyword in summary:
+                # The subgroup's stop word ended the subgroup; it must not end the parent too.
+                summary = summary.replace(keyword, "").strip()
         if node.expose == "all":
             for message in produced:
-                scope.deliver(message, message.name)
+                # Heard from the subgroup, not from a parent agent that shares a name with
+                # the speaker; the record says which subgroup it came from.
+                exposed = message.model_copy(
+                    update={"metadata": {**message.metadata, "subgroup": node.name}}
+                )
+                scope.deliver(exposed, node.name)
         return Message(
             role="assistant",
             name=node.name,

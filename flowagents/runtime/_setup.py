@@ -39,7 +39,8 @@ class Setup:
 
     graph: CompiledGraph
     agents: Mapping[str, ConversableAgent]
-    """Live agents bound to node names, over the graph's own bindings and specs."""
+    """Live agents bound to node names of ``graph`` (not of its subgroups), over the graph's
+    own bindings and specs."""
     hub: Agent | None = None
     selection: SelectionMethod | None = None
     selector_client: ModelClient | None = None
@@ -71,10 +72,13 @@ class Setup:
     def resolve_agents(self, graph: CompiledGraph, run: RunState) -> dict[str, ConversableAgent]:
         """The live agent of each agent node of ``graph``: bound, or built from its spec."""
         agents: dict[str, ConversableAgent] = {}
+        # Node names are per graph: the runner's agents are bound in its own graph only, not
+        # to a subgroup's node that happens to share a name.
+        overrides = self.agents if graph is self.graph else {}
         for name, node in graph.nodes.items():
             if node.kind != "agent":
                 continue
-            bound = self.agents.get(name) or graph.bindings.get(name)
+            bound = overrides.get(name) or graph.bindings.get(name)
             if bound is None:
                 if node.agent is None:
                     raise RunError(
