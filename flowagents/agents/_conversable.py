@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from flowagents.agents import _builtin_replies as builtin
+from flowagents.agents._agent import Agent
 from flowagents.agents._sync import in_sync_call, run_sync
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
@@ -38,33 +39,6 @@ Trigger: TypeAlias = Any
 DEFAULT_MAX_CONSECUTIVE_AUTO_REPLY = 100
 _HUMAN_INPUT_MODES = ("ALWAYS", "TERMINATE", "NEVER")
 _REQUEST_FIELDS = frozenset({"tools", "tool_choice", "response_format"})
-
-
-class Agent:
-    """Base class of everything that can take part in a conversation."""
-
-    def __init__(self, name: str, description: str = "") -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"an agent needs a non-empty name, got {name!r}")
-        self._name = name
-        self._description = description
-
-    @property
-    def name(self) -> str:
-        """The agent's unique name in a conversation."""
-        return self._name
-
-    @property
-    def description(self) -> str:
-        """What the agent does, as shown to a speaker selector."""
-        return self._description
-
-    @description.setter
-    def description(self, value: str) -> None:
-        self._description = value
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self._name!r})"
 
 
 def _default_is_termination_msg(message: dict[str, Any]) -> bool:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from flowagents.agents._agent import Agent
 from flowagents.agents._builtin_replies import reply_to_message
 from flowagents.agents._chat import ChatResult, _summarize, add_costs, console_sinks
-from flowagents.agents._conversable import Agent, ConversableAgent
+from flowagents.agents._conversable import ConversableAgent
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
 

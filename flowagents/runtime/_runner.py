@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowagents.agents._conversable import Agent, ConversableAgent
+from flowagents.agents._agent import Agent
+from flowagents.agents._conversable import ConversableAgent
 from flowagents.errors import ConfigError, HumanInputNeeded, describe_error
 from flowagents.events import Event, RunStarted
 from flowagents.messages import Message

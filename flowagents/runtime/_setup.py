@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flowagents.agents._conversable import Agent, ConversableAgent
+from flowagents.agents._agent import Agent
+from flowagents.agents._conversable import ConversableAgent
 from flowagents.errors import ConfigError, RunError, RunLocation
 from flowagents.models import ModelClient
 from flowagents.runtime._context import InputProvider
