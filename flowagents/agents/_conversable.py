@@ -7,16 +7,21 @@ heard (``chat_messages``, one list per peer). It owns no conversation loop: ever
 
 from __future__ import annotations
 
-import copy
-import inspect
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from flowagents.agents import _builtin_replies as builtin
 from flowagents.agents._agent import Agent
+from flowagents.agents._replies import (
+    RegisteredReply,
+    ReplyFunction,
+    ReplyValue,
+    Trigger,
+    insert_reply,
+    replace_reply_function,
+    reset_reply_configs,
+)
 from flowagents.agents._sync import in_sync_call, run_sync
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
@@ -32,9 +37,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 TOOL_ATTRIBUTE = "__flowagents_tool__"
 HumanInputMode: TypeAlias = Literal["ALWAYS", "TERMINATE", "NEVER"]
-ReplyValue: TypeAlias = str | dict[str, Any] | None
-ReplyFunction: TypeAlias = Callable[..., Any]
-Trigger: TypeAlias = Any
 
 DEFAULT_MAX_CONSECUTIVE_AUTO_REPLY = 100
 _HUMAN_INPUT_MODES = ("ALWAYS", "TERMINATE", "NEVER")
@@ -44,49 +46,6 @@ _REQUEST_FIELDS = frozenset({"tools", "tool_choice", "response_format"})
 def _default_is_termination_msg(message: dict[str, Any]) -> bool:
     # Exactly, as AutoGen: " TERMINATE\n" does not end a chat.
     return message.get("content") == "TERMINATE"
-
-
-def _trigger_matcher(trigger: Trigger) -> Callable[[Any], bool]:
-    """A predicate for ``trigger``, built once at registration (it runs on every turn)."""
-    if trigger is None:
-        return _is_none
-    if isinstance(trigger, str):
-        return lambda sender: sender is not None and getattr(sender, "name", None) == trigger
-    if isinstance(trigger, type):
-        return _instance_of((trigger,), none_too=False)
-    if isinstance(trigger, Agent):
-        return lambda sender: sender is trigger
-    if isinstance(trigger, list):
-        classes = tuple(t for t in trigger if isinstance(t, type))
-        if len(classes) == len(trigger) - (None in trigger):
-            # Only classes and None, as in the common [Agent, None]: one shared predicate.
-            return _instance_of(classes, none_too=None in trigger)
-        matchers = [_trigger_matcher(t) for t in trigger]
-        return lambda sender: any(match(sender) for match in matchers)
-    return lambda sender: bool(trigger(sender))
-
-
-def _is_none(sender: Any) -> bool:
-    return sender is None
-
-
-@lru_cache(maxsize=256)
-def _instance_of(classes: tuple[type, ...], *, none_too: bool) -> Callable[[Any], bool]:
-    # Shared by every agent registering the same classes: thousands of agents hold one
-    # predicate instead of a closure each (fewer objects for the garbage collector to walk).
-    if none_too:
-        return lambda sender: sender is None or isinstance(sender, classes)
-    return lambda sender: isinstance(sender, classes)
-
-
-@dataclass(slots=True)
-class _RegisteredReply:
-    matches: Callable[[Any], bool]  # the trigger, as a predicate
-    function: ReplyFunction
-    is_async: bool
-    config: Any
-    reset_config: Callable[[Any], None] | None
-    init_config: Any = None  # what reset() restores when there is no reset_config
 
 
 class ConversableAgent(Agent):
@@ -154,7 +113,7 @@ class ConversableAgent(Agent):
         self._oai_messages: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
         if chat_messages:
             self._oai_messages.update(chat_messages)
-        self._reply_func_list: list[_RegisteredReply] = []
+        self._reply_func_list: list[RegisteredReply] = []
         # Async reply functions registered with ignore_async_in_sync_chat.
         self._ignored_in_sync_chat: list[ReplyFunction] = []
         self._function_map: dict[str, Callable[..., Any] | Tool] = dict(function_map or {})
@@ -356,44 +315,26 @@ class ConversableAgent(Agent):
         first. Async functions are awaited; with ``ignore_async_in_sync_chat`` an async one is
         skipped in chats started synchronously (``initiate_chat``), as in AutoGen.
         """
-        if (
-            not isinstance(trigger, type | str | Agent | list)
-            and trigger is not None
-            and not callable(trigger)
-        ):
-            raise ConfigError(
-                    f"trigger must be an agent class, an agent, a name, a callable, None or a "
-                    f"list of those; got {trigger!r}",
-                    where=f"agent {self.name}",
-                )
-        if remove_other_reply_funcs:
-            self._reply_func_list.clear()
-            self._ignored_in_sync_chat.clear()
-        entry = _RegisteredReply(
-            matches=_trigger_matcher(trigger),
-            function=reply_func,
-            is_async=inspect.iscoroutinefunction(reply_func),
-            config=copy.copy(config),
-            reset_config=reset_config,
-            init_config=config,
+        insert_reply(
+            self._reply_func_list,
+            self._ignored_in_sync_chat,
+            trigger,
+            reply_func,
+            position,
+            config,
+            reset_config,
+            ignore_async_in_sync_chat=ignore_async_in_sync_chat,
+            remove_other_reply_funcs=remove_other_reply_funcs,
+            owner=self,
         )
-        self._reply_func_list.insert(position, entry)
-        if ignore_async_in_sync_chat and entry.is_async:
-            self._ignored_in_sync_chat.append(reply_func)
 
     def replace_reply_func(
         self, old_reply_func: ReplyFunction, new_reply_func: ReplyFunction
     ) -> None:
         """Swap one registered reply function for another, keeping its trigger and position."""
-        for entry in self._reply_func_list:
-            if entry.function is old_reply_func:
-                entry.function = new_reply_func
-                entry.is_async = inspect.iscoroutinefunction(new_reply_func)
-        ignored = self._ignored_in_sync_chat
-        if old_reply_func in ignored:
-            ignored.remove(old_reply_func)
-            if inspect.iscoroutinefunction(new_reply_func):
-                ignored.append(new_reply_func)
+        replace_reply_function(
+            self._reply_func_list, self._ignored_in_sync_chat, old_reply_func, new_reply_func
+        )
 
     @property
     def reply_functions(self) -> list[ReplyFunction]:
@@ -677,11 +618,7 @@ class ConversableAgent(Agent):
         self.clear_history()
         self.reset_consecutive_auto_reply_counter()
         self.stop_reply_at_receive()
-        for entry in self._reply_func_list:
-            if entry.reset_config is not None:
-                entry.reset_config(entry.config)
-            else:
-                entry.config = copy.copy(entry.init_config)
+        reset_reply_configs(self._reply_func_list)
 
     def can_execute_function(self, name: str | list[str]) -> bool:
         """Whether this agent can execute the function ``name`` (every one of a list)."""
