@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from flowagents.agents import _builtin_replies as builtin
 from flowagents.agents._agent import Agent
+from flowagents.agents._functions import (
+    F,
+    FunctionMap,
+    allow_execution,
+    can_execute,
+    execute_function,
+    offer_to_model,
+    update_function_map,
+)
 from flowagents.agents._replies import (
     RegisteredReply,
     ReplyFunction,
@@ -34,8 +43,6 @@ if TYPE_CHECKING:
     from flowagents.runtime._context import InputProvider
     from flowagents.tools import Tool
 
-F = TypeVar("F", bound=Callable[..., Any])
-TOOL_ATTRIBUTE = "__flowagents_tool__"
 HumanInputMode: TypeAlias = Literal["ALWAYS", "TERMINATE", "NEVER"]
 
 DEFAULT_MAX_CONSECUTIVE_AUTO_REPLY = 100
@@ -116,7 +123,7 @@ class ConversableAgent(Agent):
         self._reply_func_list: list[RegisteredReply] = []
         # Async reply functions registered with ignore_async_in_sync_chat.
         self._ignored_in_sync_chat: list[ReplyFunction] = []
-        self._function_map: dict[str, Callable[..., Any] | Tool] = dict(function_map or {})
+        self._function_map: FunctionMap = dict(function_map or {})
         self._tools_for_llm: dict[str, Tool] = {}
         self.llm_config = llm_config
         self.client: ModelClient | None = self._make_client(llm_config)
@@ -202,11 +209,7 @@ class ConversableAgent(Agent):
 
     def register_function(self, function_map: dict[str, Callable[..., Any] | None]) -> None:
         """Add (or, with None, remove) functions this agent can execute."""
-        for name, function in function_map.items():
-            if function is None:
-                self._function_map.pop(name, None)
-            else:
-                self._function_map[name] = function
+        update_function_map(self._function_map, function_map)
 
     @property
     def tools(self) -> list[Tool]:
@@ -226,37 +229,17 @@ class ConversableAgent(Agent):
         parameters) through pydantic. ``api_style="function"`` (AutoGen's legacy
         ``functions``) is accepted; the function is offered as a tool all the same.
         """
-        from flowagents.tools import Tool
-
         if api_style not in ("function", "tool"):
             raise ConfigError(
                 f"api_style must be 'function' or 'tool', got {api_style!r}",
                 where=f"agent {self.name}",
             )
 
-        def decorator(function: F) -> F:
-            tool = getattr(function, TOOL_ATTRIBUTE, None)
-            if tool is None or (name and tool.name != name) or description:
-                tool = Tool.from_function(function, name=name, description=description)
-            self._tools_for_llm[tool.name] = tool
-            setattr(function, TOOL_ATTRIBUTE, tool)
-            return function
-
-        return decorator
+        return offer_to_model(self._tools_for_llm, name, description)
 
     def register_for_execution(self, name: str | None = None) -> Callable[[F], F]:
         """Decorator: let this agent execute the function when a model calls it."""
-        from flowagents.tools import Tool
-
-        def decorator(function: F) -> F:
-            tool = getattr(function, TOOL_ATTRIBUTE, None)
-            if tool is None or (name and tool.name != name):
-                tool = Tool.from_function(function, name=name)
-                setattr(function, TOOL_ATTRIBUTE, tool)
-            self._function_map[tool.name] = tool
-            return function
-
-        return decorator
+        return allow_execution(self._function_map, name)
 
     def register_nested_chats(
         self,
@@ -622,8 +605,7 @@ class ConversableAgent(Agent):
 
     def can_execute_function(self, name: str | list[str]) -> bool:
         """Whether this agent can execute the function ``name`` (every one of a list)."""
-        names = [name] if isinstance(name, str) else name
-        return all(one in self._function_map for one in names)
+        return can_execute(self._function_map, name)
 
     def execute_function(
         self, func_call: dict[str, Any], verbose: bool = False
@@ -636,17 +618,7 @@ class ConversableAgent(Agent):
 
         Returns whether it succeeded and the ``role: function`` message of its result.
         """
-        from flowagents.messages import ToolCall
-        from flowagents.runtime._context import current_run
-
-        name = str(func_call.get("name", ""))
-        call = ToolCall(id="", name=name, arguments=func_call.get("arguments") or "{}")
-        (response,) = await current_run().call_tools(self._function_map, [call])
-        return not response.is_error, {
-            "name": name,
-            "role": "function",
-            "content": response.content,
-        }
+        return await execute_function(self._function_map, func_call)
 
     # -- human input -----------------------------------------------------------------------
 
