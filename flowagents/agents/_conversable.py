@@ -22,6 +22,7 @@ from flowagents.agents._functions import (
     offer_to_model,
     update_function_map,
 )
+from flowagents.agents._history import clear_history, last_message, to_oai_dict
 from flowagents.agents._replies import (
     RegisteredReply,
     ReplyFunction,
@@ -401,18 +402,7 @@ class ConversableAgent(Agent):
         None when this agent has talked with no one. Without ``agent``, several peers are
         a ValueError; an ``agent`` never talked with is a KeyError.
         """
-        if agent is None:
-            if len(self._oai_messages) == 0:
-                return None
-            if len(self._oai_messages) > 1:
-                raise ValueError(
-                    f"{self.name} talks with several agents; name one in last_message(agent)"
-                )
-            return next(iter(self._oai_messages.values()))[-1]
-        if agent not in self._oai_messages:
-            raise KeyError(f"{self.name} has no conversation with {agent.name!r}")
-        history = self._oai_messages[agent]
-        return history[-1] if history else None
+        return last_message(self._oai_messages, agent, self.name)
 
     def clear_history(
         self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None
@@ -422,20 +412,7 @@ class ConversableAgent(Agent):
         ``nr_messages_to_preserve`` keeps that many newest messages per peer (one more where
         that would split a tool call from its responses); only without ``recipient``.
         """
-        if recipient is not None:
-            self._oai_messages[recipient].clear()
-            return
-        for history in self._oai_messages.values():
-            if not nr_messages_to_preserve:
-                # In place: a running chat keeps appending to the same lists.
-                history.clear()
-                continue
-            keep = nr_messages_to_preserve
-            if len(history) > keep and "tool_responses" in history[-keep]:
-                keep += 1
-            del history[:-keep]
-        if not nr_messages_to_preserve:
-            self._oai_messages.clear()
+        clear_history(self._oai_messages, recipient, nr_messages_to_preserve)
 
     def _append_oai_message(self, message: Message, role: str, peer: Any) -> None:
         self._oai_messages[peer].append(to_oai_dict(message, role))
@@ -651,24 +628,3 @@ class ConversableAgent(Agent):
             source = current_run().input_source(self.input_provider)
             return run_sync(source.get_input(prompt, agent=self.name))
         return run_sync(self.a_get_human_input(prompt))
-
-
-def to_oai_dict(message: Message, role: str) -> dict[str, Any]:
-    """The AutoGen-style dict of ``message`` as seen by one agent (``role`` from its side).
-
-    A message with tool calls is ``assistant`` to every agent: only an assistant message may
-    carry them, and the tool results that follow must answer one.
-    """
-    out: dict[str, Any] = {"content": message.content, "role": role}
-    if message.name is not None:
-        out["name"] = message.name
-    if message.tool_calls:
-        out["role"] = "assistant"
-        out["tool_calls"] = [call.to_openai() for call in message.tool_calls]
-    if message.tool_responses:
-        out["role"] = "tool"
-        out["tool_responses"] = [
-            {"tool_call_id": r.tool_call_id, "role": "tool", "content": r.content}
-            for r in message.tool_responses
-        ]
-    return out

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from flowagents.agents._builtin_replies import reply_to_message
-from flowagents.agents._conversable import to_oai_dict
+from flowagents.agents._history import to_oai_dict
 from flowagents.errors import RunError, RunLocation
 from flowagents.events import MessageSent, NodeEntered, NodeLeft, SpeakerSelected
 from flowagents.messages import Message

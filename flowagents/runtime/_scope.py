@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowagents.agents._conversable import ConversableAgent, to_oai_dict
+from flowagents.agents._conversable import ConversableAgent
+from flowagents.agents._history import to_oai_dict
 from flowagents.messages import Message
 from flowagents.runtime._context import IDLE_CONTEXT, RunContext
 
