@@ -12,17 +12,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from flowagents.agents import _builtin_replies as builtin
+from flowagents.agents import _history
 from flowagents.agents._agent import Agent
 from flowagents.agents._functions import (
     F,
     FunctionMap,
     allow_execution,
     can_execute,
-    execute_function,
     offer_to_model,
+    run_function_call,
     update_function_map,
 )
-from flowagents.agents._history import clear_history, last_message, to_oai_dict
+from flowagents.agents._history import to_oai_dict
 from flowagents.agents._replies import (
     RegisteredReply,
     ReplyFunction,
@@ -402,7 +403,7 @@ class ConversableAgent(Agent):
         None when this agent has talked with no one. Without ``agent``, several peers are
         a ValueError; an ``agent`` never talked with is a KeyError.
         """
-        return last_message(self._oai_messages, agent, self.name)
+        return _history.last_message(self._oai_messages, agent, self.name)
 
     def clear_history(
         self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None
@@ -412,7 +413,7 @@ class ConversableAgent(Agent):
         ``nr_messages_to_preserve`` keeps that many newest messages per peer (one more where
         that would split a tool call from its responses); only without ``recipient``.
         """
-        clear_history(self._oai_messages, recipient, nr_messages_to_preserve)
+        _history.clear_history(self._oai_messages, recipient, nr_messages_to_preserve)
 
     def _append_oai_message(self, message: Message, role: str, peer: Any) -> None:
         self._oai_messages[peer].append(to_oai_dict(message, role))
@@ -595,7 +596,7 @@ class ConversableAgent(Agent):
 
         Returns whether it succeeded and the ``role: function`` message of its result.
         """
-        return await execute_function(self._function_map, func_call)
+        return await run_function_call(self._function_map, func_call)
 
     # -- human input -----------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ def can_execute(function_map: FunctionMap, name: str | list[str]) -> bool:
     return all(one in function_map for one in names)
 
 
-async def execute_function(
+async def run_function_call(
     function_map: FunctionMap, func_call: dict[str, Any]
 ) -> tuple[bool, dict[str, Any]]:
     """Run ``{"name", "arguments"}`` in the current run (see ``a_execute_function``)."""
