@@ -8,7 +8,7 @@ heard (``chat_messages``, one list per peer). It owns no conversation loop: ever
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from flowagents.agents import _builtin_replies as builtin
@@ -36,8 +36,8 @@ from flowagents.agents._replies import (
 from flowagents.agents._sync import in_sync_call, run_sync
 from flowagents.errors import ConfigError
 from flowagents.messages import Message
-from flowagents.models import LLMConfig, ModelClient
-from flowagents.models._config import llm_config_from
+from flowagents.models import ModelClient
+from flowagents.models._config import request_fields
 
 if TYPE_CHECKING:
     from flowagents.agents._chat import ChatResult
@@ -49,7 +49,6 @@ HumanInputMode: TypeAlias = Literal["ALWAYS", "TERMINATE", "NEVER"]
 
 DEFAULT_MAX_CONSECUTIVE_AUTO_REPLY = 100
 _HUMAN_INPUT_MODES = ("ALWAYS", "TERMINATE", "NEVER")
-_REQUEST_FIELDS = frozenset({"tools", "tool_choice", "response_format"})
 
 
 def _default_is_termination_msg(message: dict[str, Any]) -> bool:
@@ -129,7 +128,7 @@ class ConversableAgent(Agent):
         self._tools_for_llm: dict[str, Tool] = {}
         self.llm_config = llm_config
         self.client: ModelClient | None = self._make_client(llm_config)
-        self._request_fields = self._config_request_fields(llm_config)
+        self._request_fields = request_fields(llm_config)
         self._code_execution_config = code_execution_config
         self._code_executor: CodeExecutor | None = None
         self.stop_reason: str | None = None
@@ -153,21 +152,6 @@ class ConversableAgent(Agent):
         from flowagents.models import model_from_llm_config
 
         return model_from_llm_config(llm_config)
-
-    @staticmethod
-    def _config_request_fields(llm_config: Any) -> dict[str, Any]:
-        """``tools``, ``tool_choice`` and ``response_format`` of the llm_config, when set."""
-        if not isinstance(llm_config, Mapping | LLMConfig):
-            return {}
-        if isinstance(llm_config, Mapping) and not llm_config.keys() & _REQUEST_FIELDS:
-            return {}  # the common case: no need to validate the dict a second time
-        config = llm_config_from(llm_config)
-        fields = {
-            "tools": config.tools,
-            "tool_choice": config.tool_choice,
-            "response_format": config.response_format,
-        }
-        return {name: value for name, value in fields.items() if value is not None}
 
     @property
     def system_message(self) -> str:

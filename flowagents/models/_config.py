@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 # Keys a single-model llm_config may give at the top level instead of in config_list.
 _ENTRY_KEYS = ("model", "api_key", "base_url", "api_type", "price", "tags", "default_headers")
+# The LLMConfig fields an agent sends with its own requests, not as client defaults.
+_REQUEST_FIELDS = frozenset({"tools", "tool_choice", "response_format"})
 
 
 class ModelConfig(BaseModel):
@@ -181,6 +183,22 @@ def llm_config_from(value: LLMConfig | Mapping[str, Any]) -> LLMConfig:
         return LLMConfig.model_validate(value)
     except ValidationError as exc:
         raise ConfigError(_validation_message(exc)) from None
+
+
+def request_fields(llm_config: Any) -> dict[str, Any]:
+    """``tools``, ``tool_choice`` and ``response_format`` of an llm_config, when set."""
+    if not isinstance(llm_config, Mapping | LLMConfig):
+        return {}
+    if isinstance(llm_config, Mapping) and not llm_config.keys() & _REQUEST_FIELDS:
+        # The common case: none is set, and validating the whole dict to learn it costs time.
+        return {}
+    config = llm_config_from(llm_config)
+    fields = {
+        "tools": config.tools,
+        "tool_choice": config.tool_choice,
+        "response_format": config.response_format,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _client_for(entry: ModelConfig, config: LLMConfig) -> OpenAIChatModel:
