@@ -2,7 +2,9 @@
 
 The agent owns what it says (its reply functions, model, executor, tools) and what it has
 heard (``chat_messages``, one list per peer). It owns no conversation loop: every chat, from
-``initiate_chat`` to a group chat, runs on the graph runtime.
+``initiate_chat`` to a group chat, runs on the graph runtime. The rules behind its methods
+live beside it: ``_replies`` (reply functions), ``_functions`` (tools and the function map)
+and ``_history`` (what it has heard).
 """
 
 from __future__ import annotations
