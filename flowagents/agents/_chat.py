@@ -262,6 +262,7 @@ async def initiate_pair_chat(
     if max_turns is not None and max_turns <= 0:
         return ChatResult(termination_reason="max_turns")
     message = await _opening(sender, recipient, message, context)
+    message = sender.message_before_send(message, recipient, silent)
     runner = _runner_for(sender, recipient, silent=silent, max_turns=max_turns)
 
     result = await runner.arun(
@@ -293,7 +294,7 @@ async def continue_pair_chat(
     The pair talks on only while the sender answers the recipient at receive (as after
     ``initiate_chat``); otherwise the recipient's one reply ends it, as in AutoGen.
     """
-    as_message = _as_message(message, sender.name)
+    as_message = _as_message(sender.message_before_send(message, recipient, silent), sender.name)
     if not request_reply:
         sender._append_oai_message(as_message, "assistant", recipient)
         recipient._append_oai_message(as_message, "user", sender)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from flowagents.agents import _builtin_replies as builtin
 from flowagents.agents import _history
+from flowagents.agents import _hooks as hooks
 from flowagents.agents._agent import Agent
 from flowagents.agents._functions import (
     F,
@@ -26,6 +27,7 @@ from flowagents.agents._functions import (
     update_function_map,
 )
 from flowagents.agents._history import to_oai_dict
+from flowagents.agents._hooks import Hook
 from flowagents.agents._replies import (
     RegisteredReply,
     ReplyFunction,
@@ -138,6 +140,8 @@ class ConversableAgent(Agent):
         # As AutoGen: when not None, whether this agent's messages are printed, whatever
         # the chat's own ``silent`` says.
         self.silent = silent
+        # Made on first use: most agents have no hooks, and an agent is kept small.
+        self._hook_lists: dict[str, list[Hook]] | None = None
 
         self.register_reply([Agent, None], builtin.generate_oai_reply)
         if code_execution_config is not False:
@@ -345,6 +349,9 @@ class ConversableAgent(Agent):
             messages = self._oai_messages[sender] if sender is not None else []
         if self._ignored_in_sync_chat and in_sync_call():
             exclude = (*exclude, *self._ignored_in_sync_chat)
+        if self._hook_lists is not None:
+            messages = self.process_last_received_message(messages)
+            messages = self.process_all_messages_before_reply(messages)
         entries = self._reply_func_list
         # By index: a list iterator would be one more object per turn for the garbage
         # collector to track while the reply is awaited (thousands of chats wait at once).
@@ -362,6 +369,56 @@ class ConversableAgent(Agent):
             if final:
                 return reply  # type: ignore[no-any-return]
         return self._default_auto_reply
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    @property
+    def hook_lists(self) -> dict[str, list[Hook]]:
+        """The registered hooks, per hookable method, in registration order."""
+        if self._hook_lists is None:
+            self._hook_lists = hooks.new_hook_lists()
+        return self._hook_lists
+
+    def register_hook(self, hookable_method: str, hook: Hook) -> None:
+        """Call ``hook`` in ``hookable_method``, after the hooks registered before it.
+
+        ``process_last_received_message``: ``hook(content) -> content`` of the last message
+        the agent replies to; ``process_all_messages_before_reply``: ``hook(messages) ->
+        messages`` it replies to; ``process_message_before_send``: ``hook(sender=, message=,
+        recipient=, silent=) -> message`` for every message it sends. The first two work on
+        copies: what the agent has heard does not change.
+        """
+        hooks.add_hook(self.hook_lists, hookable_method, hook, self.name)
+
+    def process_last_received_message(
+        self, messages: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``messages`` with the last one's content passed through the hooks."""
+        if self._hook_lists is None:
+            return messages
+        found = self._hook_lists["process_last_received_message"]
+        return hooks.process_last_received_message(found, messages)
+
+    def process_all_messages_before_reply(
+        self, messages: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``messages`` passed through the hooks."""
+        if self._hook_lists is None:
+            return messages
+        found = self._hook_lists["process_all_messages_before_reply"]
+        return hooks.process_all_messages_before_reply(found, messages)
+
+    def message_before_send(
+        self, message: str | dict[str, Any], recipient: Any, silent: bool | None = False
+    ) -> str | dict[str, Any]:
+        """What this agent sends for ``message``: the message passed through its send hooks."""
+        if self._hook_lists is None:
+            return message
+        found = self._hook_lists["process_message_before_send"]
+        shown = self.silent if self.silent is not None else bool(silent)
+        return hooks.process_message_before_send(  # type: ignore[no-any-return]
+            found, self, message, recipient, shown
+        )
 
     def generate_reply(
         self,

@@ -316,6 +316,7 @@ class GroupChatManager(ConversableAgent):
             message = await sender.a_get_human_input(">")
         graph = self.graph
         members = {agent.name: agent for agent in group.agents}
+        message = sender.message_before_send(message, self, silent)
         as_message = reply_to_message(message, sender.name)
         preamble: list[Message] = []
         if group.send_introductions:

@@ -122,6 +122,8 @@ class Engine:
                     if ctx.sinks:
                         ctx.emit(NodeLeft(run_id=ctx.run_id, step=step, node=current))
                     return Outcome(agent.stop_reason or "agent_stopped", node=current)
+                if agent._hook_lists is not None:  # an attribute test: no call on every turn
+                    reply = agent.message_before_send(reply, scope.keys[current])
                 message = reply_to_message(reply, current)
                 if turn.code_exit_code is not None:
                     message.metadata["exit_code"] = turn.code_exit_code
