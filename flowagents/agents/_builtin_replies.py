@@ -76,7 +76,9 @@ async def generate_oai_reply(
         request = _with_config_fields(wire, tools, fields)
     else:
         request = ModelRequest(messages=wire, tools=tools)
-    response = await current_run().call_model(client, request, purpose="reply")
+    response = await current_run().call_model(
+        client, request, purpose="reply", usage_of=agent.usage_totals()
+    )
     message = response.message
     if message.tool_calls:
         return True, {

@@ -118,7 +118,8 @@ async def _summarize(
         return last.replace("TERMINATE", "")
     if method == "reflection_with_llm":
         # As AutoGen: the recipient's model (else the sender's) reads the recipient's view.
-        client = recipient.client or sender.client
+        owner = recipient if recipient.client is not None else sender
+        client = owner.client
         if client is None:
             raise ConfigError(
                 "summary_method='reflection_with_llm' needs a model on the sender or recipient",
@@ -131,7 +132,7 @@ async def _summarize(
         prompt = args.get("summary_prompt", DEFAULT_SUMMARY_PROMPT)
         wire.append({"role": args.get("summary_role", "system"), "content": prompt})
         response = await current_run().call_model(
-            client, ModelRequest(messages=wire), purpose="summary"
+            client, ModelRequest(messages=wire), purpose="summary", usage_of=owner.usage_totals()
         )
         return response.message.text
     raise ConfigError(

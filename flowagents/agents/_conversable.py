@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from flowagents.agents import _builtin_replies as builtin
 from flowagents.agents import _history
 from flowagents.agents import _hooks as hooks
+from flowagents.agents import _usage as usage
 from flowagents.agents._agent import Agent
 from flowagents.agents._functions import (
     F,
@@ -46,7 +47,7 @@ from flowagents.models._config import request_fields
 if TYPE_CHECKING:
     from flowagents.agents._chat import ChatResult
     from flowagents.execution import CodeExecutor
-    from flowagents.runtime._context import InputProvider
+    from flowagents.runtime._context import InputProvider, UsageTotals
     from flowagents.tools import Tool
 
 HumanInputMode: TypeAlias = Literal["ALWAYS", "TERMINATE", "NEVER"]
@@ -142,6 +143,7 @@ class ConversableAgent(Agent):
         self.silent = silent
         # Made on first use: most agents have no hooks, and an agent is kept small.
         self._hook_lists: dict[str, list[Hook]] | None = None
+        self._usage: UsageTotals | None = None  # from the first model call on
 
         self.register_reply([Agent, None], builtin.generate_oai_reply)
         if code_execution_config is not False:
@@ -369,6 +371,32 @@ class ConversableAgent(Agent):
             if final:
                 return reply  # type: ignore[no-any-return]
         return self._default_auto_reply
+
+    # -- usage -----------------------------------------------------------------------------
+
+    def usage_totals(self) -> UsageTotals:
+        """What this agent's model has spent, in replies and summaries, over every run."""
+        if self._usage is None:
+            from flowagents.runtime._context import UsageTotals
+
+            self._usage = UsageTotals()
+        return self._usage
+
+    def get_total_usage(self) -> dict[str, Any] | None:
+        """AutoGen's total usage summary (cache hits included); None before any model call."""
+        return None if self.client is None else usage.summaries(self._usage)[1]
+
+    def get_actual_usage(self) -> dict[str, Any] | None:
+        """AutoGen's actual usage summary (cache hits excluded); None when nothing was spent."""
+        return None if self.client is None else usage.summaries(self._usage)[0]
+
+    def print_usage_summary(self, mode: str | list[str] = ["actual", "total"]) -> None:  # noqa: B006
+        """Print the usage summaries, as AutoGen (``mode``: "actual", "total" or both)."""
+        if self.client is None:
+            print(f"No cost incurred from agent '{self.name}'.")
+            return
+        print(f"Agent '{self.name}':")
+        print(usage.usage_report(self._usage, mode))
 
     # -- hooks -----------------------------------------------------------------------------
 

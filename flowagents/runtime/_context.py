@@ -243,9 +243,17 @@ class RunContext:
         return event
 
     async def call_model(
-        self, client: ModelClient, request: ModelRequest, *, purpose: str = "reply"
+        self,
+        client: ModelClient,
+        request: ModelRequest,
+        *,
+        purpose: str = "reply",
+        usage_of: UsageTotals | None = None,
     ) -> ModelResponse:
-        """Call ``client`` (or the interceptor), record a ModelCalled event and the usage."""
+        """Call ``client`` (or the interceptor), record a ModelCalled event and the usage.
+
+        The usage is added to this run's totals, its parents', and ``usage_of`` (an agent's).
+        """
         scope = CURRENT_STEP.get()
         digest = request_hash(client.model, request)
         if self.interceptor is not None:
@@ -266,6 +274,14 @@ class RunContext:
                 cost=usage.cost,
             )
             context = context.parent
+        if usage_of is not None:
+            usage_of.add(
+                model,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                cached=response.cached,
+                cost=usage.cost,
+            )
         if self.sinks:
             self.emit(
                 ModelCalled(
