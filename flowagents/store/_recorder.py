@@ -30,6 +30,7 @@ from flowagents.events import Event
 from flowagents.messages import ToolResponse
 from flowagents.models import ModelResponse
 from flowagents.runtime._context import EventSink, current_run
+from flowagents.store._cache import direct_call
 from flowagents.store._protocol import CallKind, CallRecord, RunStore
 from flowagents.store._verify import EventKeys
 
@@ -245,7 +246,7 @@ class Recorder:
                 )
             response = ModelResponse.model_validate(recorded.answer)
             if recorded.model in self._call_through:
-                await call()
+                await direct_call(call)()  # the script itself, not a cache in between
             self.replayed += 1
             self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
             return response

@@ -10,11 +10,18 @@ from typing import Any
 import pytest
 from store_helpers import GRAPHS, canonical, cli, spawn, transcript, wait_for
 
+from flowagents.agents import ScriptedInput
 from flowagents.errors import ReplayDivergenceError, RunLocation
 from flowagents.events import ModelCalled
 from flowagents.graph import compile_graph
 from flowagents.runtime import RunResult
-from flowagents.store import SQLiteRunStore, fork_run, record_run, replay_run
+from flowagents.store import (
+    NonInteractiveInput,
+    SQLiteRunStore,
+    fork_run,
+    record_run,
+    replay_run,
+)
 from flowagents.testing import LoopbackServer
 
 
@@ -201,3 +208,17 @@ def test_replay_of_a_cancelled_run_matches_up_to_where_it_stops(tmp_path: Path) 
 
     assert not report.complete
     assert report.events_checked > 0
+
+
+def test_fork_with_the_cache_goes_on_from_the_next_script_line(tmp_path: Path) -> None:
+    # The fork calls the scripted writer again for each answer it takes from the record, so
+    # that its script moves on; the cache must not answer that call in its place.
+    graph = GRAPHS / "scripted_ask.yaml"
+    with SQLiteRunStore(tmp_path / "runs.db") as opened:
+        record_run(opened, compile_graph(graph), "go", graph_file=graph, run_id="orig",
+                   cache=True, input_provider=NonInteractiveInput())
+        fork = fork_run(opened, "orig", "3", new_run_id="fork",
+                        input_provider=ScriptedInput(["ok1", "ok2"]))
+        got = transcript(opened.events("fork"))
+    assert fork.status == "completed"
+    assert [text for step, sender, text in got if sender == "writer"] == ["draft one", "draft two"]

@@ -212,3 +212,24 @@ def test_a_human_asked_inside_a_tool_parks_the_run_and_resume_goes_on_inside_it(
     assert ("3/student<->expert.2", "expert", "four") in transcript(got)
     assert [e.seq for e in got] == list(range(1, len(got) + 1))
 
+
+def test_a_paused_scripted_run_with_the_cache_resumes_on_the_next_script_line(
+    tmp_path: Path,
+) -> None:
+    # Resume calls a scripted model again for each answer from the record, so that its script
+    # moves on; the cache must not answer that call in its place.
+    graph = GRAPHS / "scripted_ask.yaml"
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        record_run(store, compile_graph(graph), "go", graph_file=graph, run_id="victim",
+                   cache=True, input_provider=NonInteractiveInput())
+        resume_run(store, "victim", reply="ok1", input_provider=NonInteractiveInput())
+        done = resume_run(store, "victim", reply="ok2", input_provider=NonInteractiveInput())
+        got = transcript(store.events("victim"))
+    assert done.status == "completed"
+    assert got == [
+        ("1", "user", "go"),
+        ("2", "writer", "draft one"),
+        ("3", "human", "ok1"),
+        ("4", "writer", "draft two"),
+        ("5", "human", "ok2"),
+    ]
