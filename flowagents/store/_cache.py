@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from flowagents.messages import ToolResponse
 from flowagents.models import ModelClient, ModelRequest, ModelResponse
@@ -80,14 +80,40 @@ class LLMCache:
         return await call()
 
 
-def _link(
-    method: Callable[..., Awaitable[T]], inner: Callable[[], Awaitable[T]], *args: object,
-    step: str, node: str
-) -> Callable[[], Awaitable[T]]:
-    async def linked() -> T:
-        return await method(*args, inner, step=step, node=node)
+class _Link(Generic[T]):
+    """One interceptor of a chain, called with the rest of the chain as its ``call``.
 
-    return linked
+    ``direct`` is the outside world's own call, past every interceptor after this one.
+    """
+
+    __slots__ = ("args", "direct", "inner", "method", "node", "step")
+
+    def __init__(
+        self,
+        method: Callable[..., Awaitable[T]],
+        inner: Callable[[], Awaitable[T]],
+        *args: object,
+        step: str,
+        node: str,
+    ) -> None:
+        self.method = method
+        self.inner = inner
+        self.args = args
+        self.step = step
+        self.node = node
+        self.direct: Callable[[], Awaitable[T]] = direct_call(inner)
+
+    async def __call__(self) -> T:
+        return await self.method(*self.args, self.inner, step=self.step, node=self.node)
+
+
+def direct_call(call: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    """The outside world's own call behind ``call``, past the rest of a chain.
+
+    A recorder's call-through must reach a scripted model, not a cache that answers for it.
+    """
+    return call.direct if isinstance(call, _Link) else call
+
 
 
 class InterceptorChain:
@@ -107,7 +133,7 @@ class InterceptorChain:
         """Pass the request down the chain."""
         handler = call
         for interceptor in reversed(self.interceptors):
-            handler = _link(interceptor.model_call, handler, request_hash, step=step, node=node)
+            handler = _Link(interceptor.model_call, handler, request_hash, step=step, node=node)
         return await handler()
 
     async def human_input(
@@ -116,7 +142,7 @@ class InterceptorChain:
         """Pass the request down the chain."""
         handler = call
         for interceptor in reversed(self.interceptors):
-            handler = _link(interceptor.human_input, handler, step=step, node=node)
+            handler = _Link(interceptor.human_input, handler, step=step, node=node)
         return await handler()
 
     async def code_result(
@@ -125,7 +151,7 @@ class InterceptorChain:
         """Pass the execution down the chain."""
         handler = call
         for interceptor in reversed(self.interceptors):
-            handler = _link(interceptor.code_result, handler, step=step, node=node)
+            handler = _Link(interceptor.code_result, handler, step=step, node=node)
         return await handler()
 
     async def tool_results(
@@ -134,7 +160,7 @@ class InterceptorChain:
         """Pass the tool calls down the chain."""
         handler = call
         for interceptor in reversed(self.interceptors):
-            handler = _link(interceptor.tool_results, handler, step=step, node=node)
+            handler = _Link(interceptor.tool_results, handler, step=step, node=node)
         return await handler()
 
 

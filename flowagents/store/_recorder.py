@@ -30,6 +30,7 @@ from flowagents.events import Event
 from flowagents.messages import ToolResponse
 from flowagents.models import ModelResponse
 from flowagents.runtime._context import EventSink, current_run
+from flowagents.store._cache import direct_call
 from flowagents.store._protocol import CallKind, CallRecord, RunStore
 from flowagents.store._verify import EventKeys
 
@@ -193,6 +194,9 @@ class Recorder:
         """How many calls were answered from the record."""
         self.live = 0
         """How many calls went to the outside world."""
+        self.tools_not_run: set[str] = set()
+        """Steps whose tool calls were not run (answered from the record, or missing from it in
+        a strict replay): what those tools did inside (a chat's events) was not executed again."""
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -245,7 +249,7 @@ class Recorder:
                 )
             response = ModelResponse.model_validate(recorded.answer)
             if recorded.model in self._call_through:
-                await call()
+                await direct_call(call)()  # the script itself, not a cache in between
             self.replayed += 1
             self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
             return response
@@ -313,6 +317,8 @@ class Recorder:
     ) -> list[ToolResponse]:
         """Answer one message's tool calls from the record, else run them and record."""
         run_id, ordinal, recorded = self._take(step, "tools")
+        if recorded is not None or self._strict:
+            self.tools_not_run.add(step)
         if recorded is not None:
             self.replayed += 1
             self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)

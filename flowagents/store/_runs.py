@@ -332,18 +332,38 @@ def replay_run(
     result: RunResult | None = None
     try:
         result = runner.run(spec.task, run_id=run_id)
-        verifier.finish()
+        verifier.finish(tools_not_run=recorder.tools_not_run)
     except ReplayDivergenceError as error:
-        # A record that stops early (crash, failure, cancel) matches when the replay got
-        # that far.
-        stopped_early = run.status in ("running", "failed", "cancelled")
-        if not stopped_early or verifier.missing(ignore_ending=True) is not None:
+        # A record that stops early (crash, failure, cancel, a pause inside a tool) matches
+        # when the replay got that far.
+        stopped_early = run.status in ("running", "failed", "cancelled", "waiting_for_human")
+        if (
+            not stopped_early
+            or verifier.contradicted
+            or verifier.missing(ignore_ending=True, tools_not_run=recorder.tools_not_run)
+            is not None
+        ):
             if graph.content_hash != spec.graph_hash:
                 error.add_note(
                     f"the graph changed since the run was recorded (content hash "
                     f"{spec.graph_hash[:12]} then, {graph.content_hash[:12]} now)"
                 )
             raise
+        return ReplayReport(
+            run_id=run_id,
+            events_checked=verifier.checked,
+            answers_replayed=recorder.replayed,
+            complete=False,
+        )
+    except Exception as error:
+        # A record that ends with an error matches a replay that raises the same one (type
+        # and message) at the same step, the record's ending included.
+        if not verifier.error_matched:
+            raise
+        try:
+            verifier.finish(tools_not_run=recorder.tools_not_run)
+        except ReplayDivergenceError as divergence:
+            raise divergence from error
         return ReplayReport(
             run_id=run_id,
             events_checked=verifier.checked,

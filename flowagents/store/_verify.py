@@ -9,7 +9,7 @@ node, and what was expected against what came.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from flowagents.errors import ReplayDivergenceError, RunLocation
@@ -30,6 +30,9 @@ from flowagents.events import (
 
 #: Event kinds that end an execution rather than belong to the conversation.
 ENDING_KINDS = frozenset({"error", "terminated", "run_finished"})
+
+#: How a conversation or a run ended: a record that stops early may say otherwise here.
+_END_OF_RUN_KINDS = frozenset({"terminated", "run_finished"})
 
 
 class EventKeys:
@@ -79,7 +82,7 @@ def fingerprint(event: Event) -> tuple[Any, ...]:
     if isinstance(event, RunFinished):
         return (event.status, event.reason)
     if isinstance(event, ErrorRaised):
-        return (event.code,)
+        return (event.code, event.error_type, event.message)
     return (event.node,)
 
 
@@ -104,7 +107,7 @@ def describe(event: Event) -> str:
     if isinstance(event, RunFinished):
         return f"the run finishing {event.status} ({event.reason})"
     if isinstance(event, ErrorRaised):
-        return f"error {event.code}: {_short(event.message)}"
+        return f"error {event.code}: {_short(event.message, 140)}"
     return f"{event.kind} at {event.node or 'the run'}"
 
 
@@ -120,6 +123,11 @@ class ReplayVerifier:
         self.divergence: ReplayDivergenceError | None = None
         self.checked = 0
         """How many events matched their record."""
+        self.contradicted = False
+        """Whether an event differed from its record (not: the record had none there), other
+        than how the conversation ended: never a record that merely stops early."""
+        self.error_matched = False
+        """Whether the replay raised the error the record ends with, at the same step."""
 
     def __call__(self, event: Event) -> None:
         if self.divergence is not None:
@@ -133,7 +141,10 @@ class ReplayVerifier:
         if expected is None:
             self._fail(f"expected nothing more here, got {describe(event)}", where)
         elif fingerprint(expected) != fingerprint(event):
+            self.contradicted = event.kind not in _END_OF_RUN_KINDS
             self._fail(f"expected {describe(expected)}, got {describe(event)}", where)
+        elif isinstance(event, ErrorRaised):
+            self.error_matched = True
         self._seen.add(key)
         self.checked += 1
 
@@ -143,17 +154,27 @@ class ReplayVerifier:
         )
         raise self.divergence
 
-    def missing(self, *, ignore_ending: bool = False) -> tuple[str, str, int] | None:
-        """The first recorded key the replay has not produced (None: all of them)."""
+    def missing(
+        self, *, ignore_ending: bool = False, tools_not_run: Collection[str] = ()
+    ) -> tuple[str, str, int] | None:
+        """The first recorded key the replay has not produced (None: all of them).
+
+        The events recorded inside the steps of ``tools_not_run`` (a chat a tool ran: steps
+        ``S/...`` under the tool call's step ``S``) are not expected: those tools were answered
+        from the record, not run.
+        """
+        inside = tuple(f"{step}/" for step in tools_not_run)
         for key in self._order:
             if key in self._seen or (ignore_ending and key[1] in ENDING_KINDS):
+                continue
+            if inside and key[0].startswith(inside):
                 continue
             return key
         return None
 
-    def finish(self) -> None:
+    def finish(self, *, tools_not_run: Collection[str] = ()) -> None:
         """Raise ReplayDivergenceError when the replay ended before the record did."""
-        key = self.missing()
+        key = self.missing(tools_not_run=tools_not_run)
         if key is not None and self.divergence is None:
             event = self._recorded[key]
             self.divergence = ReplayDivergenceError(

@@ -2,7 +2,8 @@
 
 Everything a model can get wrong (arguments that are not JSON, of the wrong types, missing or
 unknown; a tool that raises or hangs) comes back as a ``ToolOutcome`` with ``is_error`` set
-and a message the model can act on. Only cancellation of the caller propagates.
+and a message the model can act on. Only cancellation of the caller and the run's own control
+flow (``RUN_CONTROL``: a pause for human input, a replay divergence) propagate.
 
 Timeouts: an async tool is cancelled. A sync tool runs in its own daemon thread, which
 cannot be stopped: after the timeout it is abandoned and may keep running (and keep its side
@@ -27,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
-from flowagents.errors import ConfigError
+from flowagents.errors import ConfigError, HumanInputNeeded, ReplayDivergenceError
 from flowagents.tools._schema import (
     ArgumentsPlan,
     build_arguments_plan,
@@ -42,6 +43,11 @@ ToolErrorKind = Literal["invalid_arguments", "raised", "timeout", "unknown_tool"
 # What the Chat Completions API accepts as a function name.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_INPUT_REPR = 80
+
+#: What a tool raises that is the run's control flow, not the tool's failure: a chat inside the
+#: tool (an agent consulted as a tool) asking a human while the run is non-interactive, which
+#: parks the run, and a replay that stopped matching its record. They pass through a call.
+RUN_CONTROL: tuple[type[Exception], ...] = (HumanInputNeeded, ReplayDivergenceError)
 
 
 class ToolOutcome(BaseModel):
@@ -165,6 +171,8 @@ class Tool:
             if self.is_async:
                 return await self._run_async(args, kwargs, limit)
             return await self._run_sync(args, kwargs, limit)
+        except RUN_CONTROL:
+            raise
         except Exception as exc:
             return self._error("raised", f"tool {self.name!r} raised {_describe(exc)}")
 

@@ -67,3 +67,53 @@ def agent(name: str, revise: int = 0, finish: str = "", **options: Any) -> Conve
 
     model = ScriptedModel(answer, model="store-test")
     return ConversableAgent(name, llm_config=model, **options)
+
+
+def tool_caller(name: str) -> ConversableAgent:
+    """Calls the tool ``ask_expert`` on its first turn, then passes on what it returned."""
+
+    def answer(request: ModelRequest) -> str | dict[str, Any]:
+        if not any(m.get("role") == "tool" for m in request.messages):
+            arguments = '{"question": "what is 2+2?"}'
+            return {"content": None, "tool_calls": [{"name": "ask_expert", "arguments": arguments}]}
+        return f"the expert says: {request.messages[-1].get('content')} TERMINATE"
+
+    return ConversableAgent(
+        name, llm_config=ScriptedModel(answer, model="store-test"), human_input_mode="NEVER"
+    )
+
+
+def tool_runner(name: str, human: bool = False) -> ConversableAgent:
+    """Runs the caller's tool calls; ``ask_expert`` consults an agent (a chat of its own).
+
+    The expert is a model, or with ``human`` a person (asked on every turn).
+    """
+    from flowagents.agents import UserProxyAgent
+
+    async def ask_expert(question: str) -> str:
+        student = agent("student", human_input_mode="NEVER")
+        expert = (
+            UserProxyAgent("expert", human_input_mode="ALWAYS", code_execution_config=False)
+            if human
+            else agent("expert", human_input_mode="NEVER")
+        )
+        result = await student.a_initiate_chat(expert, message=question, max_turns=1, silent=True)
+        return result.summary
+
+    return UserProxyAgent(
+        name,
+        human_input_mode="NEVER",
+        code_execution_config=False,
+        function_map={"ask_expert": ask_expert},
+    )
+
+
+def raiser(name: str, message: str = "boom in reply") -> ConversableAgent:
+    """An agent whose reply function raises ``ValueError(message)``."""
+    made = ConversableAgent(name, llm_config=False, human_input_mode="NEVER")
+
+    def reply(recipient: Any, messages: Any, sender: Any, config: Any) -> tuple[bool, str]:
+        raise ValueError(message)
+
+    made.register_reply([ConversableAgent, None], reply)
+    return made

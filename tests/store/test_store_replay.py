@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import store_agents
 from store_helpers import GRAPHS, canonical, cli, spawn, transcript, wait_for
 
+from flowagents.agents import ScriptedInput
 from flowagents.errors import ReplayDivergenceError, RunLocation
 from flowagents.events import ModelCalled
 from flowagents.graph import compile_graph
 from flowagents.runtime import RunResult
-from flowagents.store import SQLiteRunStore, fork_run, record_run, replay_run
+from flowagents.store import (
+    NonInteractiveInput,
+    SQLiteRunStore,
+    fork_run,
+    record_run,
+    replay_run,
+)
 from flowagents.testing import LoopbackServer
 
 
@@ -201,3 +209,83 @@ def test_replay_of_a_cancelled_run_matches_up_to_where_it_stops(tmp_path: Path) 
 
     assert not report.complete
     assert report.events_checked > 0
+
+
+def test_replay_of_a_run_that_consults_an_agent_as_a_tool(tmp_path: Path) -> None:
+    # The tool's answer comes from the record and the tool does not run (replay has no side
+    # effects), so the chat it ran, recorded under the tool call's step, is not expected.
+    store = tmp_path / "runs.db"
+    graph = GRAPHS / "tool_agent.yaml"
+    with SQLiteRunStore(store) as opened:
+        original = record_run(opened, compile_graph(graph), "go", graph_file=graph, run_id="t")
+        events = opened.events("t")
+        report = replay_run(opened, "t")
+    nested = [e for e in events if e.step.startswith("3/student<->expert.")]
+    assert any(e.kind == "message" for e in nested)
+    assert report.complete
+    assert report.events_checked == len(events) - len(nested)
+    assert report.result is not None
+    assert report.result.messages == original.messages
+    done = cli("replay", "t", "--store", str(store), "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "matches the whole record" in done.stdout
+
+
+def test_replay_of_a_run_paused_inside_a_tool_matches_up_to_the_pause(tmp_path: Path) -> None:
+    graph = tmp_path / "tool_agent.yaml"
+    text = (GRAPHS / "tool_agent.yaml").read_text()
+    graph.write_text(text.replace("human: false", "human: true"))
+    with SQLiteRunStore(tmp_path / "runs.db") as opened:
+        paused = record_run(opened, compile_graph(graph), "go", graph_file=graph, run_id="t",
+                            input_provider=NonInteractiveInput())
+        assert paused.status == "waiting_for_human"
+        report = replay_run(opened, "t")
+    assert not report.complete
+    assert report.events_checked > 0
+
+
+def test_replay_of_a_run_that_failed_in_user_code_matches(tmp_path: Path) -> None:
+    store = tmp_path / "runs.db"
+    graph = GRAPHS / "raise.yaml"
+    with SQLiteRunStore(store) as opened:
+        with pytest.raises(ValueError, match="boom in reply"):
+            record_run(opened, compile_graph(graph), "go", graph_file=graph, run_id="f")
+        assert opened.get_run("f").status == "failed"
+        events = opened.events("f")
+
+        report = replay_run(opened, "f")
+
+    assert not report.complete
+    assert report.events_checked == len(events)  # the error and the ending included
+    done = cli("replay", "f", "--store", str(store), "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "matches the record up to where it stops" in done.stdout
+
+
+def test_replay_that_fails_with_another_error_diverges(tmp_path: Path) -> None:
+    graph = GRAPHS / "raise.yaml"
+    with SQLiteRunStore(tmp_path / "runs.db") as opened:
+        with pytest.raises(ValueError):
+            record_run(opened, compile_graph(graph), "go", graph_file=graph, run_id="f")
+
+        with pytest.raises(ReplayDivergenceError) as caught:
+            replay_run(opened, "f", agents={"b": store_agents.raiser("b", "other trouble")})
+
+    error = caught.value
+    assert error.where == RunLocation("f", "3", "b")
+    assert "expected error FA300: 'run=f step=3 node=b: ValueError: boom in reply'" in str(error)
+    assert "got error FA300: 'run=f step=3 node=b: ValueError: other trouble'" in str(error)
+
+
+def test_fork_with_the_cache_goes_on_from_the_next_script_line(tmp_path: Path) -> None:
+    # The fork calls the scripted writer again for each answer it takes from the record, so
+    # that its script moves on; the cache must not answer that call in its place.
+    graph = GRAPHS / "scripted_ask.yaml"
+    with SQLiteRunStore(tmp_path / "runs.db") as opened:
+        record_run(opened, compile_graph(graph), "go", graph_file=graph, run_id="orig",
+                   cache=True, input_provider=NonInteractiveInput())
+        fork = fork_run(opened, "orig", "3", new_run_id="fork",
+                        input_provider=ScriptedInput(["ok1", "ok2"]))
+        got = transcript(opened.events("fork"))
+    assert fork.status == "completed"
+    assert [text for step, sender, text in got if sender == "writer"] == ["draft one", "draft two"]

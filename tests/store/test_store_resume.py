@@ -16,7 +16,13 @@ from store_helpers import GRAPHS, canonical, cli, spawn, transcript, wait_for
 from flowagents.agents import ScriptedInput
 from flowagents.events import Event
 from flowagents.graph import compile_graph
-from flowagents.store import MemoryRunStore, SQLiteRunStore, record_run
+from flowagents.store import (
+    MemoryRunStore,
+    NonInteractiveInput,
+    SQLiteRunStore,
+    record_run,
+    resume_run,
+)
 
 MODEL_CALLS = {"loop.yaml": 11, "fanout.yaml": 9}
 
@@ -174,3 +180,56 @@ def test_resume_refuses_a_completed_run(tmp_path: Path) -> None:
     refused = cli("resume", "done", "--store", str(store), cwd=tmp_path)
     assert refused.returncode == 1
     assert "run done already completed" in refused.stderr
+
+
+def tool_agent_graph(tmp_path: Path, *, human: bool) -> Path:
+    path = tmp_path / "tool_agent.yaml"
+    text = (GRAPHS / "tool_agent.yaml").read_text()
+    path.write_text(text.replace("human: false", f"human: {str(human).lower()}"))
+    return path
+
+
+def test_a_human_asked_inside_a_tool_parks_the_run_and_resume_goes_on_inside_it(
+    tmp_path: Path,
+) -> None:
+    # The tool consults an agent whose expert is a person: the chat inside the tool asks.
+    graph = tool_agent_graph(tmp_path, human=True)
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        paused = record_run(store, compile_graph(graph), "go", graph_file=graph,
+                            run_id="victim", input_provider=NonInteractiveInput())
+        assert paused.status == "waiting_for_human"
+        assert paused.last_node == "expert"
+        assert store.get_run("victim").status == "waiting_for_human"
+        assert not any(e.kind == "tool_returned" for e in store.events("victim"))
+
+        resumed = resume_run(store, "victim", reply="four", input_provider=NonInteractiveInput())
+
+        assert resumed.status == "completed"
+        assert resumed.summary == "the expert says: four TERMINATE"
+        straight = baseline(graph, input_provider=ScriptedInput(["four"])).events("victim")
+        got = store.events("victim")
+    assert canonical(got) == canonical(straight)
+    assert ("3/student<->expert.2", "expert", "four") in transcript(got)
+    assert [e.seq for e in got] == list(range(1, len(got) + 1))
+
+
+def test_a_paused_scripted_run_with_the_cache_resumes_on_the_next_script_line(
+    tmp_path: Path,
+) -> None:
+    # Resume calls a scripted model again for each answer from the record, so that its script
+    # moves on; the cache must not answer that call in its place.
+    graph = GRAPHS / "scripted_ask.yaml"
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        record_run(store, compile_graph(graph), "go", graph_file=graph, run_id="victim",
+                   cache=True, input_provider=NonInteractiveInput())
+        resume_run(store, "victim", reply="ok1", input_provider=NonInteractiveInput())
+        done = resume_run(store, "victim", reply="ok2", input_provider=NonInteractiveInput())
+        got = transcript(store.events("victim"))
+    assert done.status == "completed"
+    assert got == [
+        ("1", "user", "go"),
+        ("2", "writer", "draft one"),
+        ("3", "human", "ok1"),
+        ("4", "writer", "draft two"),
+        ("5", "human", "ok2"),
+    ]

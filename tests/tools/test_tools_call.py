@@ -9,10 +9,12 @@ import json
 import threading
 from typing import Annotated, Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from flowagents.errors import HumanInputNeeded, ReplayDivergenceError
 from flowagents.tools import Tool, ToolOutcome, serialize_result
 
 
@@ -262,6 +264,27 @@ def test_cancelling_the_caller_is_not_swallowed() -> None:
         return False
 
     assert asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [HumanInputNeeded("your answer?", agent="expert"), ReplayDivergenceError("differs")],
+    ids=["human_input_needed", "replay_divergence"],
+)
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_the_runs_control_flow_passes_through_a_tool(signal: Exception, kind: str) -> None:
+    # A chat inside a tool asking a human parks the run; a replay divergence stops it: neither
+    # is the tool's failure, so neither becomes an error message for the model.
+    def sync_tool() -> str:
+        raise signal
+
+    async def async_tool() -> str:
+        raise signal
+
+    tool = Tool.from_function(sync_tool if kind == "sync" else async_tool)
+    with pytest.raises(type(signal)) as raised:
+        call(tool, "{}")
+    assert raised.value is signal
 
 
 json_values = st.recursive(
