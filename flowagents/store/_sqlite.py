@@ -34,7 +34,13 @@ from pydantic import TypeAdapter, ValidationError
 from flowagents.errors import StoreCorruptError, StoreError
 from flowagents.events import EVENT_ADAPTER, Event, RunFinished, RunStarted
 from flowagents.store._checkpoint import DEFAULT_CHECKPOINT_BYTES, WalCheckpointer
-from flowagents.store._protocol import SCHEMA_VERSION, CallRecord, RunRecord, RunStore
+from flowagents.store._protocol import (
+    SCHEMA_VERSION,
+    CallRecord,
+    RunRecord,
+    RunStore,
+    run_id_taken,
+)
 
 FORMAT_MARK = "flowagents-runs"
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -299,15 +305,16 @@ class SQLiteRunStore(RunStore):
         with self._guard() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                # The run rows first: a RunStarted whose id is taken stops the whole batch.
+                changes_run_row = map(_RUN_ROW_KINDS.__contains__, map(_KIND, events))
+                for event in itertools.compress(events, changes_run_row):
+                    self._update_run_row(db, event, self.location)
                 for run_id, count, body in rows:
                     db.execute(
                         "INSERT INTO event_batches (run_id, position, count, body) VALUES "
                         "(?, ?, ?, ?)",
                         (run_id, self._next_position(db, run_id), count, body),
                     )
-                changes_run_row = map(_RUN_ROW_KINDS.__contains__, map(_KIND, events))
-                for event in itertools.compress(events, changes_run_row):
-                    self._update_run_row(db, event)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
@@ -325,13 +332,17 @@ class SQLiteRunStore(RunStore):
         return int(last[0]) if last else 1
 
     @staticmethod
-    def _update_run_row(db: sqlite3.Connection, event: Event) -> None:
-        """``RunStarted`` creates the run row; ``RunFinished`` ends it."""
+    def _update_run_row(db: sqlite3.Connection, event: Event, location: str) -> None:
+        """``RunStarted`` creates the run row; ``RunFinished`` ends it.
+
+        The caller holds the write lock, so a taken id is found by the insert itself: a
+        conflicting row is only kept when its run has no events yet (``create_run``'s).
+        """
         if isinstance(event, RunStarted):
-            db.execute(
-                "INSERT OR IGNORE INTO runs (run_id, graph, status, reason, task, "
+            cursor = db.execute(
+                "INSERT INTO runs (run_id, graph, status, reason, task, "
                 "started_at, ended_at, manifest) VALUES (?, ?, 'running', '', ?, ?, "
-                "NULL, ?)",
+                "NULL, ?) ON CONFLICT (run_id) DO NOTHING",
                 (
                     event.run_id,
                     event.graph,
@@ -340,6 +351,10 @@ class SQLiteRunStore(RunStore):
                     json.dumps(event.manifest, default=str),
                 ),
             )
+            if cursor.rowcount == 0 and db.execute(
+                "SELECT 1 FROM event_batches WHERE run_id = ? LIMIT 1", (event.run_id,)
+            ).fetchone():
+                raise run_id_taken(event.run_id, location)
         elif isinstance(event, RunFinished):
             db.execute(
                 "UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE run_id = ?",
@@ -483,9 +498,7 @@ class SQLiteRunStore(RunStore):
                     self._row(record),
                 )
             except sqlite3.IntegrityError as exc:
-                raise StoreError(
-                    f"run {record.run_id} already exists", where=self.location
-                ) from exc
+                raise run_id_taken(record.run_id, self.location) from exc
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._guard() as db:
