@@ -262,6 +262,11 @@ def resume_run(
     that are new (not those of the re-executed prefix).
     """
     run = store.get_run(run_id)
+    if reply is not None and run.status != "waiting_for_human":
+        raise StoreError(
+            f"run {run_id} is not waiting for human input (its status is {run.status}), so "
+            "there is nothing for --reply to answer; resume it without --reply"
+        )
     if run.status == "completed":
         raise StoreError(
             f"run {run_id} already completed; nothing to resume "
