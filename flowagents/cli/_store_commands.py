@@ -37,12 +37,16 @@ class ExportFormatOption(enum.StrEnum):
     json = "json"
 
 
-def open_cli_store(path: Path | None) -> RunStore:
-    """Open the store for a command, turning errors into the CLI's error exit."""
+def open_cli_store(path: Path | None, *, readonly: bool = False, create: bool = True) -> RunStore:
+    """Open the store for a command, turning errors into the CLI's error exit.
+
+    Commands that only read open it ``readonly``; those that need runs already in it do not
+    ``create`` it: either way a mistyped path is an error, not a new empty store.
+    """
     from flowagents.store import open_store
 
     try:
-        return open_store(path)
+        return open_store(path, readonly=readonly, create=create)
     except FlowAgentsError as error:
         raise fail(error) from None
 
@@ -90,7 +94,7 @@ def list_runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """List recorded runs, newest first."""
-    with open_cli_store(store_path) as store:
+    with open_cli_store(store_path, readonly=True) as store:
         try:
             runs = store.list_runs(graph=graph, status=status, limit=limit)
         except FlowAgentsError as error:
@@ -122,7 +126,7 @@ def show(
     from flowagents.store._verify import describe
 
     console = Console(highlight=False, soft_wrap=True)
-    with open_cli_store(store_path) as store:
+    with open_cli_store(store_path, readonly=True) as store:
         try:
             run = store.get_run(run_id)
             recorded = store.events(run_id)
@@ -161,7 +165,7 @@ def export_command(
     """Export a run (manifest, events, recorded answers) to a file or stdout."""
     from flowagents.store import export_run
 
-    with open_cli_store(store_path) as store:
+    with open_cli_store(store_path, readonly=True) as store:
         try:
             text = export_run(store, run_id, output_format.value)
         except FlowAgentsError as error:
@@ -213,7 +217,7 @@ def resume(
     from flowagents.store import resume_run
 
     console = Console(highlight=False, soft_wrap=True)
-    with open_cli_store(store_path) as store:
+    with open_cli_store(store_path, create=False) as store:
         try:
             result = resume_run(
                 store,
@@ -254,7 +258,9 @@ def replay(
 
     console = Console(highlight=False, soft_wrap=True)
     sinks = [] if quiet else [ConsolePrinter(console).sink]
-    with open_cli_store(store_path) as store:
+    # A replay writes nothing; a fork records a new run beside the one it starts from.
+    forking = from_step is not None
+    with open_cli_store(store_path, readonly=not forking, create=False) as store:
         try:
             if from_step is not None:
                 result = fork_run(
