@@ -87,7 +87,7 @@ def run(
         if store is not None:
             run_id = run_id or new_run_id()
             if not as_json:
-                console.print(f"recording run {run_id} in {store.location}")
+                console.print(f"recording run {escape(run_id)} in {escape(store.location)}")
             result = record_run(
                 store,
                 graph,

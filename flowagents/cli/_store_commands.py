@@ -64,13 +64,13 @@ def input_provider(non_interactive: bool) -> InputProvider | None:
 def print_outcome(console: Console, result: RunResult) -> None:
     """The last lines of run, resume and fork."""
     console.print(
-        f"[bold]run {result.run_id}[/]: {result.status} ({result.reason}) after "
+        f"[bold]run {escape(result.run_id)}[/]: {result.status} ({escape(result.reason)}) after "
         f"{len(result.messages)} messages"
     )
     if result.status == "waiting_for_human":
         console.print(
             f"waiting for human input ({escape(result.detail or result.last_node or '')}); "
-            f"answer with: flowagents resume {result.run_id} --reply \"...\""
+            f"answer with: flowagents resume {escape(result.run_id)} --reply \"...\""
         )
     elif result.summary:
         console.print(f"[bold]result:[/] {escape(result.summary)}")
@@ -110,7 +110,9 @@ def list_runs(
     table.add_column("events", no_wrap=True, justify="right")
     for run in runs:
         table.add_row(
-            run.run_id, run.graph, run.status, run.reason, _when(run.started_at), str(run.events)
+            *map(escape, (run.run_id, run.graph, run.status, run.reason)),
+            _when(run.started_at),
+            str(run.events),
         )
     Console(highlight=False).print(table)
 
@@ -133,7 +135,7 @@ def show(
         except FlowAgentsError as error:
             raise fail(error) from None
     console.print(
-        f"[bold]run {run.run_id}[/] graph {escape(run.graph)}: {run.status}"
+        f"[bold]run {escape(run.run_id)}[/] graph {escape(run.graph)}: {escape(run.status)}"
         + (f" ({escape(run.reason)})" if run.reason else "")
         + f", started {_when(run.started_at)}, {run.events} events"
     )
@@ -142,13 +144,13 @@ def show(
     for event in recorded:
         if isinstance(event, MessageSent):
             speaker = event.sender or event.message.name or event.message.role
-            console.print(f"\n[dim]{event.step}[/] [bold yellow]{escape(speaker)}[/]:")
+            console.print(f"\n[dim]{escape(event.step)}[/] [bold yellow]{escape(speaker)}[/]:")
             if event.message.text:
                 console.print(escape(event.message.text))
             for call in event.message.tool_calls or ():
                 console.print(f"[green]tool call {escape(call.name)}({escape(call.arguments)})[/]")
         elif events:
-            console.print(f"[dim]{event.step} {escape(describe(event))}[/]")
+            console.print(f"[dim]{escape(event.step)} {escape(describe(event))}[/]")
 
 
 @app.command("export")
@@ -271,7 +273,10 @@ def replay(
                     sinks=sinks,
                     input_provider=input_provider(non_interactive),
                 )
-                console.print(f"forked run {result.run_id} from {run_id} at step {from_step}")
+                console.print(
+                    f"forked run {escape(result.run_id)} from {escape(run_id)} "
+                    f"at step {escape(from_step)}"
+                )
                 print_outcome(console, result)
                 return
             report = replay_run(store, run_id, sinks=sinks)
@@ -287,6 +292,6 @@ def replay(
             raise fail(error) from None
     ending = "the whole record" if report.complete else "the record up to where it stops"
     console.print(
-        f"[bold]replay of run {run_id} matches {ending}[/]: {report.events_checked} events "
+        f"[bold]replay of run {escape(run_id)} matches {ending}[/]: {report.events_checked} events "
         f"checked, {report.answers_replayed} recorded answers fed back, no live calls"
     )
