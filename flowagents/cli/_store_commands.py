@@ -165,6 +165,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Export a run (manifest, events, recorded answers) to a file or stdout."""
+    from flowagents.errors import StoreError
     from flowagents.store import export_run
 
     with open_cli_store(store_path, readonly=True) as store:
@@ -174,8 +175,11 @@ def export_command(
             raise fail(error) from None
     if output is None:
         typer.echo(text, nl=False)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(StoreError(f"cannot write {output}: {exc.strerror}")) from None
 
 
 @app.command("import")
@@ -191,6 +195,13 @@ def import_command(
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise fail(StoreError(f"cannot read {file}: {exc.strerror}")) from None
+    except UnicodeDecodeError as exc:
+        raise fail(
+            StoreError(
+                f"cannot read {file}: it is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                f"at offset {exc.start}), so not a file flowagents export wrote"
+            )
+        ) from None
     with open_cli_store(store_path) as store:
         try:
             run = import_run(store, text, source=str(file))
@@ -255,6 +266,12 @@ def replay(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
 ) -> None:
     """Re-execute a run offline from its record and check it matches, step by step."""
+    if new_run_id is not None and from_step is None:
+        raise typer.BadParameter(
+            "it names the new run of a fork, and only --from STEP forks: add --from, or leave "
+            "out --run-id (a replay records nothing)",
+            param_hint="'--run-id'",
+        )
     from flowagents.runtime import ConsolePrinter
     from flowagents.store import fork_run, replay_run
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 GRAPHS = Path(__file__).resolve().parents[2] / "graphs"
 
 
@@ -17,6 +19,64 @@ def flowagents(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-c", "from flowagents.cli import main; main()", *args],
         cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
     )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    path = tmp_path / "runs.db"
+    done = flowagents("run", str(GRAPHS / "debate.yaml"), "-t", "x", "-q", "--store", str(path),
+                      "--run-id", "r", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def test_replay_run_id_without_from_is_a_usage_error(store: Path, tmp_path: Path) -> None:
+    done = flowagents("replay", "r", "--store", str(store), "--run-id", "fork1", "-q",
+                      cwd=tmp_path)
+
+    assert done.returncode == 2, done.stdout
+    assert "--run-id" in done.stderr and "--from" in done.stderr
+    assert not done.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["runs"], ["show", "r"], ["export", "r"], ["replay", "r"], ["replay", "r", "--from", "2"],
+     ["resume", "r"]],
+)
+def test_a_mistyped_store_is_an_error_and_is_not_created(
+    command: list[str], tmp_path: Path
+) -> None:
+    done = flowagents(*command, "--store", "typo/dir/runs.db", cwd=tmp_path)
+
+    assert done.returncode == 1, done.stdout
+    assert "error[FA400] typo/dir/runs.db: there is no run store here" in done.stderr
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("target", ["missing/x.jsonl", "a_directory"])
+def test_export_to_a_place_it_cannot_write_is_an_error(
+    target: str, store: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a_directory").mkdir()
+
+    done = flowagents("export", "r", "--store", str(store), "-o", target, cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert f"error[FA400] cannot write {target}: " in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_import_of_a_file_that_is_not_utf8_is_an_error_naming_it(
+    store: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00bin")
+
+    done = flowagents("import", "bin.jsonl", "--store", str(store), cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert "error[FA400] cannot read bin.jsonl: it is not UTF-8 text" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_run_ids_and_paths_with_brackets_are_printed_as_they_are(tmp_path: Path) -> None:
