@@ -259,7 +259,9 @@ def replay(
             "--from", help="Fork a new run from this step, with live models from there on."
         ),
     ] = None,
-    new_run_id: Annotated[str | None, typer.Option("--run-id", help="Id of the fork.")] = None,
+    new_run_id: Annotated[
+        str | None, typer.Option("--run-id", help="With --from: id of the fork.")
+    ] = None,
     non_interactive: Annotated[
         bool, typer.Option(help="With --from: park the fork on human input.")
     ] = False,
