@@ -9,7 +9,8 @@ from store_helpers import GRAPHS, canonical, cli
 
 from flowagents.errors import StoreError
 from flowagents.graph import compile_graph
-from flowagents.store import SQLiteRunStore, fork_run, record_run, replay_run
+from flowagents.store import RunRecord, SQLiteRunStore, fork_run, record_run, replay_run
+from flowagents.store._recorder import _OPEN_SINKS
 
 
 def record(store: Path, run_id: str, graph: str = "loop.yaml") -> None:
@@ -62,3 +63,27 @@ def test_the_cli_refuses_a_taken_run_id_for_a_run_and_a_fork(tmp_path: Path) -> 
         assert [r.run_id for r in opened.list_runs()] == ["dup"]
     replayed = cli("replay", "dup", "-q", "--store", str(store), cwd=tmp_path)
     assert replayed.returncode == 0, replayed.stderr
+
+
+class TakenMeanwhile(SQLiteRunStore):
+    """Another process takes the id between record_run's look-up and the run's start."""
+
+    def get_run(self, run_id: str) -> RunRecord:
+        if run_id == "taken":
+            raise StoreError(f"no run {run_id!r} in this store", where=self.location)
+        return super().get_run(run_id)
+
+
+def test_a_run_id_taken_meanwhile_is_refused_by_the_store_and_nothing_is_kept(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "runs.db"
+    record(store, "taken")
+    with TakenMeanwhile(store) as opened:
+        with pytest.raises(StoreError, match="run taken already exists"):
+            record_run(opened, compile_graph(GRAPHS / "ask.yaml"), "other task",
+                       graph_file=GRAPHS / "ask.yaml", run_id="taken")
+
+        assert not [sink for sink in _OPEN_SINKS if sink.store is opened]  # nothing at exit
+        assert [run.run_id for run in opened.list_runs()] == ["taken"]
+        assert SQLiteRunStore.get_run(opened, "taken").graph == "loop"
