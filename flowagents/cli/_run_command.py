@@ -73,6 +73,12 @@ def run(
     ] = None,
 ) -> None:
     """Run a conversation graph on a task, record it, and print the conversation."""
+    if not record and (cache or cache_seed is not None):
+        raise typer.BadParameter(
+            "--cache and --cache-seed keep answers in the run store, which --no-record turns "
+            "off: leave out one or the other",
+            param_hint="'--no-record'",
+        )
     from flowagents.cli._store_commands import input_provider, open_cli_store
     from flowagents.graph import compile_graph
     from flowagents.runtime import ConsolePrinter, Runner, new_run_id
@@ -87,7 +93,7 @@ def run(
         if store is not None:
             run_id = run_id or new_run_id()
             if not as_json:
-                console.print(f"recording run {run_id} in {store.location}")
+                console.print(f"recording run {escape(run_id)} in {escape(store.location)}")
             result = record_run(
                 store,
                 graph,

@@ -37,12 +37,16 @@ class ExportFormatOption(enum.StrEnum):
     json = "json"
 
 
-def open_cli_store(path: Path | None) -> RunStore:
-    """Open the store for a command, turning errors into the CLI's error exit."""
+def open_cli_store(path: Path | None, *, readonly: bool = False, create: bool = True) -> RunStore:
+    """Open the store for a command, turning errors into the CLI's error exit.
+
+    Commands that only read open it ``readonly``; those that need runs already in it do not
+    ``create`` it: either way a mistyped path is an error, not a new empty store.
+    """
     from flowagents.store import open_store
 
     try:
-        return open_store(path)
+        return open_store(path, readonly=readonly, create=create)
     except FlowAgentsError as error:
         raise fail(error) from None
 
@@ -60,13 +64,13 @@ def input_provider(non_interactive: bool) -> InputProvider | None:
 def print_outcome(console: Console, result: RunResult) -> None:
     """The last lines of run, resume and fork."""
     console.print(
-        f"[bold]run {result.run_id}[/]: {result.status} ({result.reason}) after "
+        f"[bold]run {escape(result.run_id)}[/]: {result.status} ({escape(result.reason)}) after "
         f"{len(result.messages)} messages"
     )
     if result.status == "waiting_for_human":
         console.print(
             f"waiting for human input ({escape(result.detail or result.last_node or '')}); "
-            f"answer with: flowagents resume {result.run_id} --reply \"...\""
+            f"answer with: flowagents resume {escape(result.run_id)} --reply \"...\""
         )
     elif result.summary:
         console.print(f"[bold]result:[/] {escape(result.summary)}")
@@ -90,7 +94,7 @@ def list_runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """List recorded runs, newest first."""
-    with open_cli_store(store_path) as store:
+    with open_cli_store(store_path, readonly=True) as store:
         try:
             runs = store.list_runs(graph=graph, status=status, limit=limit)
         except FlowAgentsError as error:
@@ -106,7 +110,9 @@ def list_runs(
     table.add_column("events", no_wrap=True, justify="right")
     for run in runs:
         table.add_row(
-            run.run_id, run.graph, run.status, run.reason, _when(run.started_at), str(run.events)
+            *map(escape, (run.run_id, run.graph, run.status, run.reason)),
+            _when(run.started_at),
+            str(run.events),
         )
     Console(highlight=False).print(table)
 
@@ -122,14 +128,14 @@ def show(
     from flowagents.store._verify import describe
 
     console = Console(highlight=False, soft_wrap=True)
-    with open_cli_store(store_path) as store:
+    with open_cli_store(store_path, readonly=True) as store:
         try:
             run = store.get_run(run_id)
             recorded = store.events(run_id)
         except FlowAgentsError as error:
             raise fail(error) from None
     console.print(
-        f"[bold]run {run.run_id}[/] graph {escape(run.graph)}: {run.status}"
+        f"[bold]run {escape(run.run_id)}[/] graph {escape(run.graph)}: {escape(run.status)}"
         + (f" ({escape(run.reason)})" if run.reason else "")
         + f", started {_when(run.started_at)}, {run.events} events"
     )
@@ -138,13 +144,13 @@ def show(
     for event in recorded:
         if isinstance(event, MessageSent):
             speaker = event.sender or event.message.name or event.message.role
-            console.print(f"\n[dim]{event.step}[/] [bold yellow]{escape(speaker)}[/]:")
+            console.print(f"\n[dim]{escape(event.step)}[/] [bold yellow]{escape(speaker)}[/]:")
             if event.message.text:
                 console.print(escape(event.message.text))
             for call in event.message.tool_calls or ():
                 console.print(f"[green]tool call {escape(call.name)}({escape(call.arguments)})[/]")
         elif events:
-            console.print(f"[dim]{event.step} {escape(describe(event))}[/]")
+            console.print(f"[dim]{escape(event.step)} {escape(describe(event))}[/]")
 
 
 @app.command("export")
@@ -159,17 +165,21 @@ def export_command(
     ] = None,
 ) -> None:
     """Export a run (manifest, events, recorded answers) to a file or stdout."""
+    from flowagents.errors import StoreError
     from flowagents.store import export_run
 
-    with open_cli_store(store_path) as store:
+    with open_cli_store(store_path, readonly=True) as store:
         try:
             text = export_run(store, run_id, output_format.value)
         except FlowAgentsError as error:
             raise fail(error) from None
     if output is None:
         typer.echo(text, nl=False)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(StoreError(f"cannot write {output}: {exc.strerror}")) from None
 
 
 @app.command("import")
@@ -185,6 +195,13 @@ def import_command(
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise fail(StoreError(f"cannot read {file}: {exc.strerror}")) from None
+    except UnicodeDecodeError as exc:
+        raise fail(
+            StoreError(
+                f"cannot read {file}: it is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                f"at offset {exc.start}), so not a file flowagents export wrote"
+            )
+        ) from None
     with open_cli_store(store_path) as store:
         try:
             run = import_run(store, text, source=str(file))
@@ -213,7 +230,7 @@ def resume(
     from flowagents.store import resume_run
 
     console = Console(highlight=False, soft_wrap=True)
-    with open_cli_store(store_path) as store:
+    with open_cli_store(store_path, create=False) as store:
         try:
             result = resume_run(
                 store,
@@ -242,19 +259,29 @@ def replay(
             "--from", help="Fork a new run from this step, with live models from there on."
         ),
     ] = None,
-    new_run_id: Annotated[str | None, typer.Option("--run-id", help="Id of the fork.")] = None,
+    new_run_id: Annotated[
+        str | None, typer.Option("--run-id", help="With --from: id of the fork.")
+    ] = None,
     non_interactive: Annotated[
         bool, typer.Option(help="With --from: park the fork on human input.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
 ) -> None:
     """Re-execute a run offline from its record and check it matches, step by step."""
+    if new_run_id is not None and from_step is None:
+        raise typer.BadParameter(
+            "it names the new run of a fork, and only --from STEP forks: add --from, or leave "
+            "out --run-id (a replay records nothing)",
+            param_hint="'--run-id'",
+        )
     from flowagents.runtime import ConsolePrinter
     from flowagents.store import fork_run, replay_run
 
     console = Console(highlight=False, soft_wrap=True)
     sinks = [] if quiet else [ConsolePrinter(console).sink]
-    with open_cli_store(store_path) as store:
+    # A replay writes nothing; a fork records a new run beside the one it starts from.
+    forking = from_step is not None
+    with open_cli_store(store_path, readonly=not forking, create=False) as store:
         try:
             if from_step is not None:
                 result = fork_run(
@@ -265,7 +292,10 @@ def replay(
                     sinks=sinks,
                     input_provider=input_provider(non_interactive),
                 )
-                console.print(f"forked run {result.run_id} from {run_id} at step {from_step}")
+                console.print(
+                    f"forked run {escape(result.run_id)} from {escape(run_id)} "
+                    f"at step {escape(from_step)}"
+                )
                 print_outcome(console, result)
                 return
             report = replay_run(store, run_id, sinks=sinks)
@@ -281,6 +311,6 @@ def replay(
             raise fail(error) from None
     ending = "the whole record" if report.complete else "the record up to where it stops"
     console.print(
-        f"[bold]replay of run {run_id} matches {ending}[/]: {report.events_checked} events "
+        f"[bold]replay of run {escape(run_id)} matches {ending}[/]: {report.events_checked} events "
         f"checked, {report.answers_replayed} recorded answers fed back, no live calls"
     )

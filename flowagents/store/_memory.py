@@ -8,7 +8,7 @@ from typing import Any
 
 from flowagents.errors import StoreError
 from flowagents.events import Event, RunFinished, RunStarted
-from flowagents.store._protocol import CallRecord, RunRecord, RunStore
+from flowagents.store._protocol import CallRecord, RunRecord, RunStore, run_id_taken
 
 
 class MemoryRunStore(RunStore):
@@ -25,6 +25,9 @@ class MemoryRunStore(RunStore):
 
     def append_events(self, events: Sequence[Event]) -> None:
         with self._lock:
+            for event in events:  # a taken id stops the batch before anything is stored
+                if isinstance(event, RunStarted) and self._events.get(event.run_id):
+                    raise run_id_taken(event.run_id, self.location)
             for event in events:
                 self._events.setdefault(event.run_id, []).append(event)
                 run = self._runs.get(event.run_id)
@@ -72,7 +75,7 @@ class MemoryRunStore(RunStore):
     def create_run(self, record: RunRecord) -> None:
         with self._lock:
             if record.run_id in self._runs:
-                raise StoreError(f"run {record.run_id} already exists", where=self.location)
+                raise run_id_taken(record.run_id, self.location)
             self._runs[record.run_id] = record.model_copy(update={"events": 0})
 
     def get_run(self, run_id: str) -> RunRecord:

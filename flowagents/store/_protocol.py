@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flowagents.errors import StoreError
 from flowagents.events import Event
 
 RunState: TypeAlias = Literal["running", "completed", "failed", "cancelled", "waiting_for_human"]
@@ -24,6 +25,15 @@ CallKind: TypeAlias = Literal["model", "human", "code", "tools"]
 
 #: The version of the record format this code writes (``PRAGMA user_version`` in SQLite).
 SCHEMA_VERSION = 2
+
+
+def run_id_taken(run_id: str, location: str) -> StoreError:
+    """The error for a run id already in the store at ``location`` (nothing was written)."""
+    return StoreError(
+        f"run {run_id} already exists in this store; a run id names one run, pick another "
+        "(or leave --run-id out for a new one); nothing was written",
+        where=location,
+    )
 
 
 class RunRecord(BaseModel):
@@ -77,9 +87,12 @@ class RunStore(abc.ABC):
     def append_events(self, events: Sequence[Event]) -> None:
         """Append ``events`` after those already stored for their runs, in one transaction.
 
-        ``RunStarted`` creates the run row (from its graph, task and manifest) when missing;
-        ``RunFinished`` sets the row's status, reason and end time, in the same transaction.
-        Appending never checks for duplicates: the recorder decides what is new.
+        ``RunStarted`` creates the run row (from its graph, task and manifest); a row that
+        ``create_run`` made for a run with no events yet is kept as it is. A ``RunStarted``
+        for a run that has events already (its id is taken) raises ``StoreError`` and nothing
+        of ``events`` is written: two runs never share a record. ``RunFinished`` sets the
+        row's status, reason and end time, in the same transaction. Appending never checks
+        for duplicate events: the recorder decides what is new.
         """
 
     @abc.abstractmethod

@@ -88,7 +88,8 @@ class RecordingSink:
     already stored (``event_keys`` of them): a re-execution's events with those keys are
     dropped, the others stored, numbered on from the stored ones (a copy with its ``seq``).
     Stored events are then handed to the ``forward`` sinks (e.g. a console printer) after
-    they are committed, so what was shown is always on record.
+    they are committed, so what was shown is always on record. Events the store refuses are
+    kept for a later flush, except with the start of a run: that run did not start.
     """
 
     def __init__(
@@ -147,6 +148,8 @@ class RecordingSink:
         try:
             self.store.append_events(pending)
         except BaseException:
+            if any(event.kind == "run_started" for event in pending):
+                raise  # the run did not start (e.g. its id is taken): nothing to keep
             self._pending = pending + self._pending  # keep them for a later flush
             _OPEN_SINKS.add(self)
             raise

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from flowagents.errors import HumanInputNeeded, ReplayDivergenceError, StoreError
 from flowagents.runtime import EventSink, InputProvider, Interceptor, Runner, RunResult
 from flowagents.store._cache import DEFAULT_CACHE_SEED, InterceptorChain, LLMCache
-from flowagents.store._protocol import CallKind, RunRecord, RunStore
+from flowagents.store._protocol import CallKind, RunRecord, RunStore, run_id_taken
 from flowagents.store._recorder import Recorder, RecordingSink
 from flowagents.store._verify import ENDING_KINDS, ReplayVerifier, event_keys
 
@@ -113,6 +113,20 @@ def _interceptor(store: RunStore, recorder: Recorder, cache_seed: int | None) ->
     return InterceptorChain(recorder, LLMCache(store, cache_seed=cache_seed))
 
 
+def _refuse_taken(store: RunStore, run_id: str | None) -> None:
+    """Refuse a chosen run id already in ``store`` before anything runs.
+
+    Only for the message: the store refuses the run's start atomically anyway.
+    """
+    if run_id is None:
+        return
+    try:
+        store.get_run(run_id)
+    except StoreError:
+        return
+    raise run_id_taken(run_id, store.location)
+
+
 def _run_live(
     graph: CompiledGraph,
     spec: RunSpec,
@@ -158,6 +172,7 @@ def record_run(
     ``cache`` (or a ``cache_seed``) answers repeated model requests from the store's cache.
     Pass ``graph_file`` so that ``flowagents resume``/``replay`` can rebuild the run.
     """
+    _refuse_taken(store, run_id)
     if cache and cache_seed is None:
         cache_seed = DEFAULT_CACHE_SEED
     spec = RunSpec(
@@ -247,6 +262,11 @@ def resume_run(
     that are new (not those of the re-executed prefix).
     """
     run = store.get_run(run_id)
+    if reply is not None and run.status != "waiting_for_human":
+        raise StoreError(
+            f"run {run_id} is not waiting for human input (its status is {run.status}), so "
+            "there is nothing for --reply to answer; resume it without --reply"
+        )
     if run.status == "completed":
         raise StoreError(
             f"run {run_id} already completed; nothing to resume "
@@ -403,6 +423,7 @@ def fork_run(
     The graph may have changed after ``from_step`` (that is the point of a what-if); a
     change that alters the recorded prefix raises ReplayDivergenceError.
     """
+    _refuse_taken(store, new_run_id)
     run = store.get_run(run_id)
     spec = run_spec(run)
     if graph is None:

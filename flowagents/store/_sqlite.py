@@ -34,7 +34,13 @@ from pydantic import TypeAdapter, ValidationError
 from flowagents.errors import StoreCorruptError, StoreError
 from flowagents.events import EVENT_ADAPTER, Event, RunFinished, RunStarted
 from flowagents.store._checkpoint import DEFAULT_CHECKPOINT_BYTES, WalCheckpointer
-from flowagents.store._protocol import SCHEMA_VERSION, CallRecord, RunRecord, RunStore
+from flowagents.store._protocol import (
+    SCHEMA_VERSION,
+    CallRecord,
+    RunRecord,
+    RunStore,
+    run_id_taken,
+)
 
 FORMAT_MARK = "flowagents-runs"
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -144,6 +150,22 @@ def _rollback(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
 
 
+def _read_only_filesystem(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _empty_or_missing(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
 def default_store_path(cwd: Path | None = None) -> Path:
     """``$FLOWAGENTS_STORE``, else ``.flowagents/runs.db`` under ``cwd``."""
     configured = os.environ.get("FLOWAGENTS_STORE")
@@ -153,7 +175,13 @@ def default_store_path(cwd: Path | None = None) -> Path:
 
 
 class SQLiteRunStore(RunStore):
-    """Runs in one SQLite file (created with its directory when missing).
+    """Runs in one SQLite file (created with its directory when missing, if ``create``).
+
+    ``readonly`` opens an existing store for reading only (SQLite's ``mode=ro``): nothing is
+    written to it (no switch to WAL, no write lock, no migration), so a store on a read-only
+    filesystem or in a directory one may not write to can be listed, shown, exported and
+    replayed; writing through it raises ``StoreError``. A store in an older format must be
+    opened writable once first, which upgrades it.
 
     ``checkpointer`` folds the WAL back into the file on its own thread once about
     ``checkpoint_bytes`` were written (see ``WalCheckpointer``).
@@ -163,26 +191,42 @@ class SQLiteRunStore(RunStore):
         self,
         path: str | os.PathLike[str],
         *,
+        readonly: bool = False,
+        create: bool = True,
         busy_timeout_s: float = 30.0,
         checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES,
     ) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self.readonly = readonly
         self._lock = threading.Lock()
         self._check_header()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        if (readonly or not create) and not self.path.exists():
+            raise StoreError(
+                "there is no run store here (nothing was created; check --store or "
+                "FLOWAGENTS_STORE)",
+                where=self.location,
             )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the run store: {exc}", where=self.location) from exc
+        self._db = self._connect_readonly(busy_timeout_s) if readonly else self._connect(
+            busy_timeout_s
+        )
         try:
             with self._guard():
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
-                self._migrate()
+                if readonly:
+                    self._check_readable()
+                else:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                    self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
+                    self._migrate()
+        except StoreError as error:
+            self._db.close()
+            unopenable = ("unable to open", "readonly database")
+            if isinstance(error, StoreCorruptError) or not any(
+                text in error.message for text in unopenable
+            ):
+                raise
+            raise self._cannot_open(error.message) from error
         except BaseException:
             self._db.close()
             raise
@@ -192,6 +236,73 @@ class SQLiteRunStore(RunStore):
 
     # -- opening -----------------------------------------------------------------------------
 
+    def _connect(self, busy_timeout_s: float) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the run store's directory {self.path.parent}: {exc.strerror}",
+                where=self.location,
+            ) from exc
+        try:
+            return sqlite3.connect(
+                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._cannot_open(str(exc)) from exc
+
+    def _connect_readonly(self, busy_timeout_s: float) -> sqlite3.Connection:
+        """A ``mode=ro`` connection; ``immutable`` when only that can read the file.
+
+        SQLite reads a store in WAL mode through its ``-shm`` index beside it, which it
+        cannot create on a read-only filesystem: there, a store with no write-ahead log to
+        read (the usual state of a store no process has open) is read as immutable.
+        """
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        db = self._connect_uri(uri, busy_timeout_s)
+        try:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # opening is lazy
+            return db
+        except sqlite3.OperationalError as exc:
+            db.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            if not (_read_only_filesystem(self.path.parent) and _empty_or_missing(wal)):
+                raise self._cannot_open(str(exc)) from exc
+        return self._connect_uri(uri + "&immutable=1", busy_timeout_s)
+
+    def _connect_uri(self, uri: str, busy_timeout_s: float) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(
+                uri, uri=True, timeout=busy_timeout_s, isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise self._cannot_open(str(exc)) from exc
+
+    def _cannot_open(self, reason: str) -> StoreError:
+        """Why the store cannot be opened, as far as the file system tells."""
+        path, directory = self.path, self.path.parent
+        wanted = "read-only" if self.readonly else "for writing"
+        why = reason
+        if _read_only_filesystem(directory) and not self.readonly:
+            why = "it is on a read-only filesystem (runs, show, export and replay can read it)"
+        elif path.exists() and not os.access(path, os.R_OK):
+            why = "the file is not readable (permission denied)"
+        elif path.exists() and not self.readonly and not os.access(path, os.W_OK):
+            why = "the file is read-only (runs, show, export and replay can read it)"
+        elif not os.access(directory, os.W_OK):
+            why = (
+                f"its directory {directory} is not writable, and SQLite keeps "
+                f"{path.name}-wal and {path.name}-shm beside the file"
+            )
+            if self.readonly and _read_only_filesystem(directory):
+                why = (
+                    f"it is on a read-only filesystem with a write-ahead log ({path.name}-wal) "
+                    f"but no {path.name}-shm index to read it through; open it once where it "
+                    "is writable"
+                )
+        return StoreError(f"cannot open the run store {wanted}: {why}", where=self.location)
+
     def _check_header(self) -> None:
         """Refuse a file that is not SQLite at all before SQLite touches it."""
         try:
@@ -200,7 +311,9 @@ class SQLiteRunStore(RunStore):
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise StoreError(f"cannot read the run store: {exc}", where=self.location) from exc
+            raise StoreError(
+                f"cannot read the run store: {exc.strerror}", where=self.location
+            ) from exc
         if head and head != _SQLITE_HEADER:
             raise StoreCorruptError(
                 "this file is not a SQLite database, so not a flowagents run store; "
@@ -208,37 +321,60 @@ class SQLiteRunStore(RunStore):
                 where=self.location,
             )
 
+    def _check_format(self, db: sqlite3.Connection) -> int:
+        """The file's format version; refuse a foreign or newer file (inside a transaction)."""
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if version == 0 and tables:
+            raise StoreCorruptError(
+                "this SQLite database was not written by flowagents (tables: "
+                f"{', '.join(sorted(tables)[:5])}); it was left untouched",
+                where=self.location,
+            )
+        if version > 0:
+            mark = None
+            if "flowagents_meta" in tables:
+                row = db.execute(
+                    "SELECT value FROM flowagents_meta WHERE key = 'format'"
+                ).fetchone()
+                mark = row[0] if row else None
+            if mark != FORMAT_MARK:
+                raise StoreCorruptError(
+                    "this SQLite database was not written by flowagents; it was left untouched",
+                    where=self.location,
+                )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the run store has format version {version}, newer than this "
+                f"flowagents knows ({SCHEMA_VERSION}); upgrade flowagents",
+                where=self.location,
+            )
+        return version
+
+    def _check_readable(self) -> None:
+        """A read-only store must be in the current format: it cannot be upgraded here."""
+        db = self._db
+        db.execute("BEGIN")  # a read transaction: one snapshot, no lock taken
+        try:
+            version = self._check_format(db)
+        finally:
+            _rollback(db)
+        if version == 0:
+            raise StoreError("this file is empty: no run was recorded in it", where=self.location)
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"the run store has format version {version}, older than this flowagents reads "
+                f"({SCHEMA_VERSION}); it must be opened writable once to be upgraded (any "
+                "command that records into it, e.g. flowagents resume or import, or "
+                "SQLiteRunStore(path) in Python)",
+                where=self.location,
+            )
+
     def _migrate(self) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")  # one process creates or upgrades; the others wait
         try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-            if version == 0 and tables:
-                raise StoreCorruptError(
-                    "this SQLite database was not written by flowagents (tables: "
-                    f"{', '.join(sorted(tables)[:5])}); it was left untouched",
-                    where=self.location,
-                )
-            if version > 0:
-                mark = None
-                if "flowagents_meta" in tables:
-                    row = db.execute(
-                        "SELECT value FROM flowagents_meta WHERE key = 'format'"
-                    ).fetchone()
-                    mark = row[0] if row else None
-                if mark != FORMAT_MARK:
-                    raise StoreCorruptError(
-                        "this SQLite database was not written by flowagents; "
-                        "it was left untouched",
-                        where=self.location,
-                    )
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the run store has format version {version}, newer than this "
-                    f"flowagents knows ({SCHEMA_VERSION}); upgrade flowagents",
-                    where=self.location,
-                )
+            version = self._check_format(db)
             for step in MIGRATIONS[version:]:
                 step(db)
             if version < SCHEMA_VERSION:
@@ -299,15 +435,16 @@ class SQLiteRunStore(RunStore):
         with self._guard() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                # The run rows first: a RunStarted whose id is taken stops the whole batch.
+                changes_run_row = map(_RUN_ROW_KINDS.__contains__, map(_KIND, events))
+                for event in itertools.compress(events, changes_run_row):
+                    self._update_run_row(db, event, self.location)
                 for run_id, count, body in rows:
                     db.execute(
                         "INSERT INTO event_batches (run_id, position, count, body) VALUES "
                         "(?, ?, ?, ?)",
                         (run_id, self._next_position(db, run_id), count, body),
                     )
-                changes_run_row = map(_RUN_ROW_KINDS.__contains__, map(_KIND, events))
-                for event in itertools.compress(events, changes_run_row):
-                    self._update_run_row(db, event)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
@@ -325,13 +462,17 @@ class SQLiteRunStore(RunStore):
         return int(last[0]) if last else 1
 
     @staticmethod
-    def _update_run_row(db: sqlite3.Connection, event: Event) -> None:
-        """``RunStarted`` creates the run row; ``RunFinished`` ends it."""
+    def _update_run_row(db: sqlite3.Connection, event: Event, location: str) -> None:
+        """``RunStarted`` creates the run row; ``RunFinished`` ends it.
+
+        The caller holds the write lock, so a taken id is found by the insert itself: a
+        conflicting row is only kept when its run has no events yet (``create_run``'s).
+        """
         if isinstance(event, RunStarted):
-            db.execute(
-                "INSERT OR IGNORE INTO runs (run_id, graph, status, reason, task, "
+            cursor = db.execute(
+                "INSERT INTO runs (run_id, graph, status, reason, task, "
                 "started_at, ended_at, manifest) VALUES (?, ?, 'running', '', ?, ?, "
-                "NULL, ?)",
+                "NULL, ?) ON CONFLICT (run_id) DO NOTHING",
                 (
                     event.run_id,
                     event.graph,
@@ -340,6 +481,10 @@ class SQLiteRunStore(RunStore):
                     json.dumps(event.manifest, default=str),
                 ),
             )
+            if cursor.rowcount == 0 and db.execute(
+                "SELECT 1 FROM event_batches WHERE run_id = ? LIMIT 1", (event.run_id,)
+            ).fetchone():
+                raise run_id_taken(event.run_id, location)
         elif isinstance(event, RunFinished):
             db.execute(
                 "UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE run_id = ?",
@@ -483,9 +628,7 @@ class SQLiteRunStore(RunStore):
                     self._row(record),
                 )
             except sqlite3.IntegrityError as exc:
-                raise StoreError(
-                    f"run {record.run_id} already exists", where=self.location
-                ) from exc
+                raise run_id_taken(record.run_id, self.location) from exc
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._guard() as db:
@@ -557,6 +700,14 @@ class SQLiteRunStore(RunStore):
             )
 
 
-def open_store(path: str | os.PathLike[str] | None = None) -> RunStore:
-    """The SQLite store at ``path`` (default: ``default_store_path()``)."""
-    return SQLiteRunStore(path if path is not None else default_store_path())
+def open_store(
+    path: str | os.PathLike[str] | None = None, *, readonly: bool = False, create: bool = True
+) -> RunStore:
+    """The SQLite store at ``path`` (default: ``default_store_path()``).
+
+    ``readonly`` opens an existing store for reading only; ``create=False`` refuses to make
+    a new one (both raise ``StoreError`` naming the path when there is no store there).
+    """
+    return SQLiteRunStore(
+        path if path is not None else default_store_path(), readonly=readonly, create=create
+    )

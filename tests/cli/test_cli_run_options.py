@@ -22,3 +22,17 @@ def test_max_turns_below_one_is_a_usage_error(value: str, tmp_path: Path) -> Non
     assert done.returncode == 2, done.stdout
     assert "--max-turns" in done.stderr
     assert not done.stdout
+
+
+@pytest.mark.parametrize("cache", [["--cache"], ["--cache-seed", "7"]])
+def test_the_cache_without_recording_is_a_usage_error(cache: list[str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from flowagents.cli import main; main()", "run",
+         str(GRAPHS / "debate.yaml"), "--task", "x", "--no-record", *cache, "-q"],
+        cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+    )
+
+    assert done.returncode == 2, done.stdout
+    assert "--no-record" in done.stderr and "--cache" in done.stderr
+    assert not done.stdout
+    assert not (tmp_path / ".flowagents").exists()

@@ -75,6 +75,25 @@ def test_appending_stores_what_it_is_given_even_twice(store: RunStore) -> None:
     assert texts == ["same", "same"]
 
 
+def test_a_run_started_under_a_taken_id_is_refused_and_nothing_is_written(
+    store: RunStore,
+) -> None:
+    store.append_events([started(), message("r1", "1", "first run", 2)])
+
+    with pytest.raises(StoreError, match="run r1 already exists") as info:
+        store.append_events([started(graph="other"), message("r1", "1", "second run", 2)])
+
+    assert store.location in str(info.value)
+    run = store.get_run("r1")
+    assert (run.graph, run.events) == ("g", 2)
+    texts = [e.message.text for e in store.events("r1") if isinstance(e, MessageSent)]
+    assert texts == ["first run"]
+    # A row that create_run made (an import) is filled in by its run's first events.
+    store.create_run(RunRecord(run_id="imported", graph="g2"))
+    store.append_events([started("imported", graph="g2")])
+    assert store.get_run("imported").events == 1
+
+
 def test_run_finished_sets_status_reason_and_end(store: RunStore) -> None:
     store.append_events([started()])
     store.append_events([RunFinished(run_id="r1", step="3", seq=9, ts=20.0, status="completed",

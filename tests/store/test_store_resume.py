@@ -158,6 +158,23 @@ def test_a_paused_run_resumes_with_the_reply(tmp_path: Path) -> None:
     assert ("3", "human", "shorter please") in transcript(got)
 
 
+def test_a_reply_to_a_run_that_is_not_waiting_for_a_human_is_refused(tmp_path: Path) -> None:
+    store = tmp_path / "runs.db"
+    kill_during_call(GRAPHS / "ask.yaml", 1, tmp_path, store)  # crashed before any question
+    with SQLiteRunStore(store) as opened:
+        before = (opened.get_run("victim"), opened.events("victim"), opened.calls("victim"))
+
+    refused = cli("resume", "victim", "--store", str(store), "--reply", "yes, delete it", "-q",
+                  cwd=tmp_path)
+
+    assert refused.returncode == 1, refused.stdout
+    assert ("error[FA400] run victim is not waiting for human input (its status is running)"
+            in refused.stderr)
+    with SQLiteRunStore(store) as opened:
+        after = (opened.get_run("victim"), opened.events("victim"), opened.calls("victim"))
+    assert after == before
+
+
 def test_resume_refuses_a_changed_graph_unless_forced(tmp_path: Path) -> None:
     graph = tmp_path / "loop.yaml"
     shutil.copy(GRAPHS / "loop.yaml", graph)

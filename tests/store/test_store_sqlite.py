@@ -272,3 +272,112 @@ def test_the_wal_is_checkpointed_off_the_recording_thread(tmp_path: Path) -> Non
         assert len(store.events("r")) == 401
         assert store.checkpointer.running
     assert not store.checkpointer.running  # closing the store stops it
+
+
+def _snapshot(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def _recorded_store(tmp_path: Path) -> Path:
+    store = tmp_path / "store" / "runs.db"
+    done = cli("run", str(GRAPHS / "loop.yaml"), "-t", "go", "-q", "--store", str(store),
+               "--run-id", "r1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return store
+
+
+def test_a_read_only_store_reads_everything_and_writes_nothing(tmp_path: Path) -> None:
+    path = _recorded_store(tmp_path)
+    before = _snapshot(path)
+
+    with SQLiteRunStore(path, readonly=True) as store:
+        assert [run.run_id for run in store.list_runs()] == ["r1"]
+        assert store.get_run("r1").status == "completed"
+        assert store.events("r1") and store.calls("r1")
+        with pytest.raises(StoreError, match="readonly"):
+            store.append_events([RunStarted(run_id="r2", step="0", graph="g")])
+
+    assert _snapshot(path) == before
+    wal = path.with_name("runs.db-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    with SQLiteRunStore(path) as store:
+        assert [run.run_id for run in store.list_runs()] == ["r1"]
+
+
+def test_a_missing_store_is_not_created_by_a_read_only_open(tmp_path: Path) -> None:
+    path = tmp_path / "typo" / "dir" / "runs.db"
+    for options in ({"readonly": True}, {"create": False}):
+        with pytest.raises(StoreError, match="there is no run store here") as info:
+            open_store(path, **options)  # type: ignore[arg-type]
+        assert str(path) in str(info.value)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_older_format_is_not_upgraded_by_a_read_only_open(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    _version_1_store(path)
+    before = _snapshot(path)
+
+    with pytest.raises(StoreError, match="must be opened writable once to be upgraded"):
+        SQLiteRunStore(path, readonly=True)
+
+    assert _snapshot(path) == before
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.close()
+
+
+def _on_read_only_fs(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with ``directory`` bind-mounted read-only (a mount namespace of its own)."""
+    from store_helpers import FLOWAGENTS, cli_env
+
+    return subprocess.run(
+        ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(directory), str(directory),
+         "--", *FLOWAGENTS, *args],
+        cwd=directory.parent, env=cli_env(), capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=60,
+    )
+
+
+def test_read_commands_work_on_a_read_only_filesystem(tmp_path: Path) -> None:
+    path = _recorded_store(tmp_path)
+    before = _snapshot(path)
+    store = str(path)
+
+    listed = _on_read_only_fs(path.parent, "runs", "--store", store, "--json")
+    shown = _on_read_only_fs(path.parent, "show", "r1", "--store", store)
+    exported = _on_read_only_fs(path.parent, "export", "r1", "--store", store)
+    replayed = _on_read_only_fs(path.parent, "replay", "r1", "-q", "--store", store)
+    recorded = _on_read_only_fs(path.parent, "run", str(GRAPHS / "loop.yaml"), "-t", "go", "-q",
+                                "--store", store)
+
+    for done in (listed, shown, exported, replayed):
+        assert done.returncode == 0, done.stderr
+    assert '"run_id": "r1"' in listed.stdout
+    assert "run r1 graph loop: completed" in shown.stdout
+    assert exported.stdout.startswith('{"type": "run"')
+    assert "replay of run r1 matches the whole record" in replayed.stdout
+    assert recorded.returncode == 1
+    assert (f"error[FA400] {store}: cannot open the run store for writing: it is on a "
+            "read-only filesystem") in recorded.stderr
+    assert _snapshot(path) == before
+
+
+def test_a_write_ahead_log_unreadable_on_a_read_only_filesystem_is_explained(
+    tmp_path: Path,
+) -> None:
+    path = _recorded_store(tmp_path)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("UPDATE runs SET reason = 'changed'")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("runs.db", "runs.db-wal"):  # as a crashed writer leaves them, minus -shm
+        (copy / name).write_bytes((path.parent / name).read_bytes())
+    db.close()
+
+    done = _on_read_only_fs(copy, "runs", "--store", str(copy / "runs.db"))
+
+    assert done.returncode == 1
+    assert "cannot open the run store read-only: it is on a read-only filesystem with a " \
+        "write-ahead log (runs.db-wal) but no runs.db-shm index" in done.stderr
