@@ -12,9 +12,9 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Self
 
-from flowagents.errors import ConfigError, SourceLocation
+from flowagents.errors import SourceLocation
 from flowagents.graph._compiled import CompiledGraph
-from flowagents.graph._compiler import compile_with_findings, raise_on_errors
+from flowagents.graph._compiler import Bindings, compile_with_findings, raise_on_errors
 from flowagents.graph._findings import Finding
 from flowagents.graph._guards import Guard
 from flowagents.graph._source import SourceMap, SpecPath
@@ -68,7 +68,8 @@ class GraphBuilder:
     """Build a graph spec step by step; ``compile()`` runs the same compiler as files.
 
     Nodes may be names (with AgentSpec fields as keywords), AgentSpecs, or live agent objects
-    (anything with ``.name``); live objects end up in ``CompiledGraph.bindings``.
+    (anything with ``.name``); live objects end up in ``CompiledGraph.bindings`` of the graph
+    level they were declared in (a nested builder's in its subgroup's graph).
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class GraphBuilder:
         self._termination = TerminationSpec()
         self._selector = SelectorSpec()
         self._bindings: dict[str, object] = {}
+        self._nested: dict[int, Bindings] = {}  # the live agents of inline subgroups, by index
         self._where: dict[SpecPath, SourceLocation] = {(): _call_site()}
 
     def model(self, name: str, model: str | ModelSpec, **fields: Any) -> Self:
@@ -117,21 +119,20 @@ class GraphBuilder:
         graph: GraphSpec | GraphBuilder | CompiledGraph | str | os.PathLike[str],
         **fields: Any,
     ) -> Self:
-        """Declare a nested subgroup: a spec, a builder, a compiled graph or a file path."""
+        """Declare a nested subgroup: a spec, a builder, a compiled graph or a file path.
+
+        A builder's or a compiled graph's live agents stay bound in the subgroup's graph.
+        """
+        index = len(self._subgroups)
         if isinstance(graph, GraphBuilder):
-            for agent_name, agent in graph._bindings.items():
-                known = self._bindings.setdefault(agent_name, agent)
-                if known is not agent:
-                    raise ConfigError(
-                        f"two different agents are named {agent_name!r} (one in subgroup "
-                        f"{name!r}); live agents need unique names across nesting levels"
-                    )
+            self._nested[index] = graph._binding_tree()
             graph = graph.build()
         elif isinstance(graph, CompiledGraph):
+            self._nested[index] = Bindings.of(graph)
             graph = graph.canonical_spec
         elif not isinstance(graph, GraphSpec):
             graph = os.fspath(graph)
-        self._where[("subgroups", len(self._subgroups))] = _call_site()
+        self._where[("subgroups", index)] = _call_site()
         self._subgroups.append(SubgroupSpec(name=name, graph=graph, **fields))
         return self
 
@@ -241,5 +242,8 @@ class GraphBuilder:
             self.build(),
             base_dir=base_dir,
             smap=SourceMap(None, dict(self._where)),
-            bindings=self._bindings,
+            bindings=self._binding_tree(),
         )
+
+    def _binding_tree(self) -> Bindings:
+        return Bindings(dict(self._bindings), dict(self._nested))

@@ -23,6 +23,29 @@ from flowagents.graph._spec import GraphSpec
 SpecOrPath = GraphSpec | str | os.PathLike[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Bindings:
+    """Live agents given to a builder, per graph level: node names are unique per level only.
+
+    ``agents`` binds this level's node names; ``subgroups`` holds the bindings of each inline
+    subgroup graph, by the subgroup's index in ``GraphSpec.subgroups``.
+    """
+
+    agents: Mapping[str, object] = field(default_factory=dict)
+    subgroups: Mapping[int, Bindings] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, graph: CompiledGraph) -> Bindings:
+        """The bindings of a compiled graph and of every subgroup graph inside it."""
+        nested = {
+            index: cls.of(sub)
+            for index, subgroup in enumerate(graph.canonical_spec.subgroups)
+            if (node := graph.nodes.get(subgroup.name)) is not None
+            and (sub := node.subgraph) is not None
+        }
+        return cls(graph.bindings, nested)
+
+
 def load_graph_spec(path: str | os.PathLike[str]) -> GraphSpec:
     """Read and validate one graph file (subgroup files are not followed)."""
     return load_spec_file(path)[0]
@@ -59,7 +82,7 @@ def compile_with_findings(
     *,
     base_dir: str | os.PathLike[str] | None = None,
     smap: SourceMap | None = None,
-    bindings: Mapping[str, object] | None = None,
+    bindings: Bindings | None = None,
 ) -> tuple[CompiledGraph, list[Finding]]:
     """Compile without raising for findings; the graph may be partial when there are errors."""
     session = _Session()
@@ -107,7 +130,7 @@ class _Session:
         base_dir: Path,
         chain: tuple[Path, ...],
         default_name: str,
-        bindings: Mapping[str, object] | None = None,
+        bindings: Bindings | None = None,
         graph_path: str = "",
     ) -> tuple[CompiledGraph, list[Finding]]:
         name = spec.name or default_name
@@ -133,8 +156,9 @@ class _Session:
             edges=edges,
             graph=graph,
             source=source,
-            # Builder bindings are one flat map for every nesting level; keep this level's.
-            bindings={n: obj for n, obj in (bindings or {}).items() if n in nodes},
+            bindings={n: obj for n, obj in bindings.agents.items() if n in nodes}
+            if bindings is not None
+            else None,
             findings=[f for f in findings if f.severity != "error"],
         )
         return compiled, findings
@@ -148,7 +172,7 @@ class _Session:
         graph_path: str,
         findings: list[Finding],
         source: str | None,
-        bindings: Mapping[str, object] | None = None,
+        bindings: Bindings | None = None,
     ) -> dict[int, CompiledGraph | None]:
         """Compile every subgroup; FG009 for include cycles, FG016 for missing files."""
         subgraphs: dict[int, CompiledGraph | None] = {}
@@ -162,7 +186,7 @@ class _Session:
                     base_dir=base_dir,
                     chain=chain,
                     default_name=subgroup.name,
-                    bindings=bindings,
+                    bindings=bindings.subgroups.get(index) if bindings is not None else None,
                     graph_path=graph_path,
                 )
                 subgraphs[index] = sub

@@ -141,6 +141,39 @@ def test_fan_out_and_subgroups() -> None:
     assert [path for path, _ in graph.walk()] == [(), ("inner",), ("again",), ("from_file",)]
 
 
+def test_live_agents_are_bound_at_the_graph_level_they_were_declared_in() -> None:
+    nested = LiveAgent("writer", description="nested writer")
+    inner = GraphBuilder("inner").agent(nested).start(nested)
+    graph = (
+        GraphBuilder("outer")
+        .agent("writer", description="top writer")  # the same name, one level up: no binding
+        .subgroup("team", inner)
+        .edge("writer", "team")
+        .start("writer")
+        .compile()
+    )
+    assert {path: dict(g.bindings) for path, g in graph.walk()} == {
+        (): {},
+        ("team",): {"writer": nested},
+    }
+
+
+def test_a_compiled_subgroup_keeps_its_live_agents_at_every_level() -> None:
+    expert, checker = LiveAgent("expert"), LiveAgent("checker")
+    deepest = GraphBuilder("deepest").agent(checker).start(checker)
+    inner = GraphBuilder("inner").agent(expert).subgroup("check", deepest)
+    compiled = inner.edge(expert, "check").start(expert).compile()
+    outer = GraphBuilder("outer").agent("boss").subgroup("team", compiled).edge("boss", "team")
+
+    graph = outer.start("boss").compile()
+
+    assert {path: dict(g.bindings) for path, g in graph.walk()} == {
+        (): {},
+        ("team",): {"expert": expert},
+        ("team", "check"): {"checker": checker},
+    }
+
+
 def test_transitions_allowed_with_agent_objects() -> None:
     a, b, c = LiveAgent("a"), LiveAgent("b"), LiveAgent("c")
     graph = graph_from_transitions([a, b, c], {a: [b, c], b: [a], c: [c, a]}, "allowed")

@@ -282,6 +282,36 @@ def test_nested_subgroups_depth_three() -> None:
     assert calls[-1].node == "top_closer"
 
 
+def test_nested_live_agents_speak_only_at_their_own_level() -> None:
+    # A live agent in a nested builder, and one in a compiled graph, each named like an
+    # agent of another level: each level runs with its own.
+    nested = agent("writer", ["the team's writer"])
+    expert = agent("expert", ["the expert's answer"])
+    team = GraphBuilder("team").agent(nested).start(nested)
+    experts = GraphBuilder("experts").agent(expert).start(expert).compile()
+    graph = (
+        GraphBuilder("outer")
+        .agent("writer", default_auto_reply="the top writer")
+        .subgroup("team", team)
+        .subgroup("ask", experts)
+        .agent(agent("expert", ["the top expert"]))
+        .chain("writer", "team", "ask", "expert")
+        .start("writer")
+        .terminate(keyword=None)
+        .compile()
+    )
+
+    said = {m.name: m.text for m in Runner(graph).run("go").messages}
+
+    assert said == {
+        "user": "go",
+        "writer": "the top writer",
+        "team": "the team's writer",
+        "ask": "the expert's answer",
+        "expert": "the top expert",
+    }
+
+
 def test_subgroup_expose_all_shows_every_nested_message() -> None:
     inner = (
         GraphBuilder("inner")
