@@ -62,7 +62,10 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SourceLocation:
-    """A position in a spec file; line and column are 1-based."""
+    """A position in a spec file; line and column are 1-based, 0 where unknown.
+
+    Shown as ``file:line:col``, ``file:line`` when the column is unknown, or ``file``.
+    """
 
     file: str
     line: int = 0
@@ -71,6 +74,8 @@ class SourceLocation:
     def __str__(self) -> str:
         if not self.line:
             return self.file
+        if not self.column:
+            return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.column}"
 
 

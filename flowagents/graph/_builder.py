@@ -6,10 +6,13 @@ of user code that declared the offending node or edge.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import linecache
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from types import CodeType
 from typing import Any, Literal, Self
 
 from flowagents.errors import SourceLocation
@@ -60,8 +63,28 @@ def agent_spec_from_object(agent: object, **overrides: Any) -> AgentSpec:
 
 
 def _call_site() -> SourceLocation:
-    frame = sys._getframe(2)  # the user's frame: caller of the builder method
-    return SourceLocation(frame.f_code.co_filename, frame.f_lineno, 0)
+    """Where the user called the builder method (the caller of its caller)."""
+    frame = sys._getframe(2)
+    return _location(frame.f_code, frame.f_lasti, frame.f_lineno or 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _location(code: CodeType, lasti: int, line: int) -> SourceLocation:
+    """The file, line and 1-based column of the call at instruction offset ``lasti``.
+
+    The column is where the call starts (the method's name in a call chain spread over
+    lines), as tracebacks show it; 0 when unknown: no position information, or no source
+    line to turn the UTF-8 byte offset into a character column.
+    """
+    file = code.co_filename
+    start_line, _, byte_column, _ = next(
+        itertools.islice(code.co_positions(), lasti // 2, None), (None, None, None, None)
+    )
+    text = linecache.getline(file, line)
+    if start_line != line or byte_column is None or not text:
+        return SourceLocation(file, line)
+    column = len(text.encode("utf-8")[:byte_column].decode("utf-8", errors="ignore")) + 1
+    return SourceLocation(file, line, column)
 
 
 class GraphBuilder:
@@ -126,6 +149,9 @@ class GraphBuilder:
         index = len(self._subgroups)
         if isinstance(graph, GraphBuilder):
             self._nested[index] = graph._binding_tree()
+            # Findings inside the nested graph point at the nested builder's calls.
+            at: SpecPath = ("subgroups", index, "graph")
+            self._where.update({(*at, *path): where for path, where in graph._where.items()})
             graph = graph.build()
         elif isinstance(graph, CompiledGraph):
             self._nested[index] = Bindings.of(graph)

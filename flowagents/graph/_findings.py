@@ -56,8 +56,8 @@ class Finding(BaseModel):
             "severity": self.severity,
             "message": self.message,
             "file": loc.file if loc else None,
-            "line": loc.line if loc else None,
-            "column": loc.column if loc else None,
+            "line": loc.line or None if loc else None,  # None: not known
+            "column": loc.column or None if loc else None,
             "graph": self.graph,
             "node": self.node,
         }

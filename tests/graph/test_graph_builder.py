@@ -78,6 +78,50 @@ def test_builder_findings_point_at_the_builder_call() -> None:
     assert (finding.location.file, finding.location.line) == (__file__, line)
 
 
+def test_builder_findings_have_1_based_columns() -> None:
+    line = inspect.currentframe().f_lineno + 4  # type: ignore[union-attr]
+    chained = (
+        GraphBuilder("g")
+        .agent("a")
+        .edge("a", "ghost")
+        .start("a")
+    )
+    text = {"é": GraphBuilder("g").agent("a").edge("a", "ghost").start("a")}["é"]
+    found = [
+        (f.location.line, f.location.column)
+        for builder in (chained, text)
+        for f in builder.check()
+        if f.code == "FG001" and f.location is not None
+    ]
+    # a call spread over lines starts at the method name; one on a single line at its start,
+    # counted in characters (the "é" before it is two bytes)
+    assert found == [(line, 10), (line + 3, 18)]
+
+
+def test_a_column_that_cannot_be_known_is_left_out() -> None:
+    namespace = {"GraphBuilder": GraphBuilder}
+    exec(compile("b = GraphBuilder('g').agent('a').edge('a', 'ghost')", "<made>", "exec"),
+         namespace)
+    (finding,) = [f for f in namespace["b"].check() if f.code == "FG001"]  # type: ignore[attr-defined]
+    assert finding.location is not None
+    assert (finding.location.line, finding.location.column) == (1, 0)
+    assert str(finding).startswith("<made>:1: error FG001 ")
+    assert (finding.to_json()["line"], finding.to_json()["column"]) == (1, None)
+
+
+def test_findings_in_a_nested_builder_point_at_its_calls() -> None:
+    inner = GraphBuilder("inner").agent("x").start("x")
+    line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+    inner.edge("x", "nope")
+    outer = GraphBuilder("outer").agent("a").subgroup("s", inner).edge("a", "s").start("a")
+    (finding,) = [f for f in outer.check() if f.code == "FG001"]
+    assert finding.graph == "outer/inner"
+    assert finding.location is not None
+    assert (finding.location.file, finding.location.line, finding.location.column) == (
+        __file__, line, 5
+    )
+
+
 def test_builder_and_file_front_doors_compile_to_equal_graphs(tmp_path: Path) -> None:
     graph = code_loop_builder().compile()
     path = tmp_path / "loop.yaml"
