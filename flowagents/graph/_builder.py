@@ -219,13 +219,15 @@ class GraphBuilder:
         max_turns: int | None = None,
         token_budget: int | None = None,
         terminal: Iterable[NodeRef] = (),
+        agents_may_stop: bool = False,
     ) -> Self:
-        """Set when the conversation ends."""
+        """Set when the conversation ends (the fields of TerminationSpec)."""
         self._termination = TerminationSpec(
             keyword=keyword,
             max_turns=max_turns,
             token_budget=token_budget,
             terminal=tuple(node_name(n) for n in terminal),
+            agents_may_stop=agents_may_stop,
         )
         self._where[("termination",)] = _call_site()
         return self

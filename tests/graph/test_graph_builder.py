@@ -218,6 +218,37 @@ def test_a_compiled_subgroup_keeps_its_live_agents_at_every_level() -> None:
     }
 
 
+def test_the_builder_can_say_every_termination_field(tmp_path: Path) -> None:
+    parameters = inspect.signature(GraphBuilder.terminate).parameters
+    assert set(parameters) - {"self"} == set(TerminationSpec.model_fields)
+    graph = (
+        GraphBuilder("stop")
+        .agent("a")
+        .agent("b")
+        .edge("a", "b")
+        .edge("b", "a")
+        .start("a")
+        .terminate(keyword=None, agents_may_stop=True)
+        .compile()
+    )
+    assert graph.termination == TerminationSpec(keyword=None, agents_may_stop=True)
+    path = tmp_path / "stop.yaml"
+    path.write_text(
+        "name: stop\nstart: a\nagents: [{name: a}, {name: b}]\n"
+        "edges: [{from: a, to: b}, {from: b, to: a}]\n"
+        "termination: {keyword: null, agents_may_stop: true}\n"
+    )
+    assert compile_graph(path) == graph
+
+
+def test_transitions_keep_every_termination_field() -> None:
+    termination = TerminationSpec(
+        keyword="DONE", max_turns=4, token_budget=100, terminal=("b",), agents_may_stop=True
+    )
+    graph = graph_from_transitions(["a", "b"], {"a": ["b"]}, termination=termination)
+    assert graph.termination == termination
+
+
 def test_transitions_allowed_with_agent_objects() -> None:
     a, b, c = LiveAgent("a"), LiveAgent("b"), LiveAgent("c")
     graph = graph_from_transitions([a, b, c], {a: [b, c], b: [a], c: [c, a]}, "allowed")
