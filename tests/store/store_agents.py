@@ -67,3 +67,8 @@ def agent(name: str, revise: int = 0, finish: str = "", **options: Any) -> Conve
 
     model = ScriptedModel(answer, model="store-test")
     return ConversableAgent(name, llm_config=model, **options)
+
+
+def broken(name: str, **options: Any) -> ConversableAgent:
+    """A factory that fails, as one missing a credential would."""
+    raise RuntimeError(f"no credentials for {name}")
