@@ -112,13 +112,21 @@ class FlowAgentsError(Exception):
 
 
 class SpecError(FlowAgentsError):
-    """A conversation spec is wrong; ``where`` is a SourceLocation."""
+    """A conversation spec is wrong; ``where`` is a SourceLocation.
+
+    ``findings`` holds each problem on its own (``flowagents.graph.Finding``s, each with its
+    position) when there are several; ``where`` is the first one's.
+    """
 
     code = "FA100"
 
+    def __init__(self, message: str, *, where: object = None, findings: tuple[object, ...] = ()):
+        super().__init__(message, where=where)
+        self.findings = findings
+
 
 class GraphLoadError(SpecError):
-    """A graph file cannot be read, parsed, or fails the schema."""
+    """A graph file cannot be read, parsed, or fails the schema (a finding per violation)."""
 
     code = "FA101"
 
@@ -127,10 +135,6 @@ class GraphCompileError(SpecError):
     """The compiler found error-level findings; ``findings`` holds all of them."""
 
     code = "FA102"
-
-    def __init__(self, message: str, *, where: object = None, findings: tuple[object, ...] = ()):
-        super().__init__(message, where=where)
-        self.findings = findings
 
 
 class ConfigError(FlowAgentsError):

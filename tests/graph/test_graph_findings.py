@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flowagents.errors import GraphCompileError, GraphLoadError
-from flowagents.graph import CODES, check_graph, compile_graph, load_graph_spec
+from flowagents.graph import CODES, Finding, check_graph, compile_graph, load_graph_spec
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GRAPHS = Path(__file__).parents[2] / "graphs"
@@ -120,6 +120,18 @@ def test_unloadable_files_raise_with_position(
     assert text in info.value.message
     with pytest.raises(GraphLoadError):
         load_graph_spec(FIXTURES / fixture)
+
+
+def test_a_load_error_holds_a_finding_per_schema_violation() -> None:
+    with pytest.raises(GraphLoadError) as info:
+        check_graph(FIXTURES / "load_schema_several.yaml")
+    findings = info.value.findings
+    assert all(isinstance(f, Finding) and f.code == "FA101" for f in findings)
+    located = [(f.location.line, f.location.column) for f in findings]  # type: ignore[attr-defined]
+    assert located == [(4, 5), (6, 17), (8, 22), (9, 43)]
+    assert info.value.where == findings[0].location  # type: ignore[attr-defined]
+    # the message still names every violation, each after the first on a line of its own
+    assert str(info.value).count("schema violation") == 4
 
 
 def test_missing_file_and_non_mapping_raise_load_errors(tmp_path: Path) -> None:
