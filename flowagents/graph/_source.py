@@ -147,6 +147,7 @@ def validate_spec(data: Mapping[str, Any], smap: SourceMap) -> GraphSpec:
     try:
         return GraphSpec.model_validate(data)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
         findings = [
             Finding(
                 code=GraphLoadError.code,
@@ -156,12 +157,29 @@ def validate_spec(data: Mapping[str, Any], smap: SourceMap) -> GraphSpec:
                 ),
                 location=smap.resolve_loc(error["loc"], at_key=error["type"] == "extra_forbidden"),
             )
-            for error in exc.errors(include_url=False)
+            for error in errors
+            if not _other_branch_fits(error["loc"], errors)
         ]
         findings.sort(key=_position)
         first, *more = findings
         message = first.message + "".join(f"\n  {f}" for f in more)
         raise GraphLoadError(message, where=first.location, findings=tuple(findings)) from None
+
+
+def _other_branch_fits(loc: Sequence[str | int], errors: Sequence[Any]) -> bool:
+    """A union branch's type mismatch, when another branch's errors lie deeper: noise.
+
+    ``graph: {start: 1}`` fails ``str`` only because it is a mapping, and ``GraphSpec`` for
+    what is wrong inside it; only the latter is a violation to report.
+    """
+    if not loc or loc[-1] not in _UNION_TAGS:
+        return False
+    parent = tuple(loc[:-1])
+    return any(
+        len(other) > len(loc) and tuple(other[: len(parent)]) == parent
+        and other[len(parent)] != loc[-1]
+        for other in (error["loc"] for error in errors)
+    )
 
 
 def _position(finding: Finding) -> tuple[int, int]:

@@ -114,6 +114,21 @@ def test_validate_reports_each_schema_violation_at_its_own_position() -> None:
     assert "4 error(s)" in text.output
 
 
+def test_a_violation_inside_an_inline_subgroup_is_one_finding(tmp_path: Path) -> None:
+    path = tmp_path / "outer.yaml"
+    path.write_text(
+        "start: a\nagents: [{name: a}]\nsubgroups:\n  - name: s\n"
+        "    graph: {start: x, agents: [{name: x, modle: m}]}\n"
+    )
+    result = runner.invoke(app, ["validate", "--format", "json", str(path)])
+    (entry,) = json.loads(result.stdout)["files"]
+    # not also "graph: Input should be a valid string", the other branch of graph's union
+    assert [(f["line"], f["column"], f["message"]) for f in entry["findings"]] == [
+        (5, 42, "schema violation: subgroups.0.graph.agents.0.modle: Extra inputs are not "
+                "permitted"),
+    ]
+
+
 def test_schema_command_prints_the_json_schema() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0
