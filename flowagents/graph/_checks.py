@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from flowagents.graph._compiled import CompiledEdge, CompiledNode
+from flowagents.graph._compiled import CompiledEdge, CompiledGraph, CompiledNode
 from flowagents.graph._findings import CODES, Finding, Severity
 from flowagents.graph._source import SourceMap, SpecPath
-from flowagents.graph._spec import GraphSpec
+from flowagents.graph._spec import GraphSpec, ModelSpec, SubgroupSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,10 @@ class CheckInput:
     out: Mapping[str, Sequence[CompiledEdge]]
     smap: SourceMap
     graph_name: str
+    subgraphs: Mapping[int, CompiledGraph | None]
+    """The compiled graph of each subgroup, by index (None when it could not be loaded)."""
+    top_models: Mapping[str, ModelSpec]
+    """The models of the top graph of this compilation (this graph's own at the top)."""
 
     def finding(
         self,
@@ -342,7 +346,11 @@ def check_dynamic_selector(ci: CheckInput) -> Iterator[Finding]:
 
 
 def check_unknown_models(ci: CheckInput) -> Iterator[Finding]:
-    """FG013: ``model`` of agents and of the selector names an entry of ``models``."""
+    """FG013: ``model`` of agents and of the selector names an entry of ``models``.
+
+    A subgroup's ``summary_model`` names one of its graph's models, of this graph's, or of
+    the top graph's, looked up in that order.
+    """
     models = ci.spec.models
     for index, agent in enumerate(ci.spec.agents):
         if agent.model is not None and agent.model not in models:
@@ -358,6 +366,44 @@ def check_unknown_models(ci: CheckInput) -> Iterator[Finding]:
             f"selector uses unknown model {ci.spec.selector.model!r}",
             ("selector", "model"),
         )
+    for index, subgroup, sub in _loaded_subgroups(ci):
+        name = subgroup.summary_model
+        if name is not None and all(name not in m for m in (sub.models, models, ci.top_models)):
+            yield _subgroup_finding(
+                ci, "FG013", index, "summary_model",
+                f"uses unknown summary model {name!r} (not in its graph's models, this graph's "
+                "or the top graph's)",
+            )
+
+
+def _subgroup_finding(ci: CheckInput, code: str, index: int, key: str, what: str) -> Finding:
+    """A finding about field ``key`` of subgroup ``index``; ``what`` follows its name."""
+    name = ci.spec.subgroups[index].name
+    return ci.finding(code, f"subgroup {name!r} {what}", ("subgroups", index, key), node=name)
+
+
+def _loaded_subgroups(ci: CheckInput) -> Iterator[tuple[int, SubgroupSpec, CompiledGraph]]:
+    """Each subgroup whose graph could be loaded (FG009 and FG016 report the others)."""
+    for index, subgroup in enumerate(ci.spec.subgroups):
+        sub = ci.subgraphs.get(index)
+        if sub is not None:
+            yield index, subgroup, sub
+
+
+def check_reflection_models(ci: CheckInput) -> Iterator[Finding]:
+    """FG019: a ``reflection`` summary has a model to write it.
+
+    That is the subgroup's ``summary_model``, or else its graph's ``selector.model``.
+    """
+    for index, subgroup, sub in _loaded_subgroups(ci):
+        if subgroup.summary == "reflection" and not (
+            subgroup.summary_model or sub.selector.model
+        ):
+            yield _subgroup_finding(
+                ci, "FG019", index, "summary",
+                "asks for a reflection summary but names no model (set summary_model on the "
+                "subgroup, or selector.model in its graph)",
+            )
 
 
 def check_duplicate_edges(ci: CheckInput) -> Iterator[Finding]:
@@ -396,6 +442,7 @@ CHECKS: tuple[Check, ...] = (
     check_duplicate_names,
     check_missing_start,
     check_unknown_models,
+    check_reflection_models,
     check_duplicate_edges,
     check_self_loops,
     check_isolated,

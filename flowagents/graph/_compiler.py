@@ -18,7 +18,7 @@ from flowagents.graph._checks import CheckInput, run_checks
 from flowagents.graph._compiled import CompiledEdge, CompiledGraph, CompiledNode
 from flowagents.graph._findings import CODES, Finding
 from flowagents.graph._source import SourceMap, SpecPath, display_path, load_spec_file
-from flowagents.graph._spec import GraphSpec
+from flowagents.graph._spec import GraphSpec, ModelSpec
 
 SpecOrPath = GraphSpec | str | os.PathLike[str]
 
@@ -132,12 +132,14 @@ class _Session:
         default_name: str,
         bindings: Bindings | None = None,
         graph_path: str = "",
+        top_models: Mapping[str, ModelSpec] | None = None,
     ) -> tuple[CompiledGraph, list[Finding]]:
         name = spec.name or default_name
         graph_path = f"{graph_path}/{name}" if graph_path else name
+        top = spec.models if top_models is None else top_models
         findings: list[Finding] = []
         subgraphs = self._resolve_subgroups(
-            spec, smap, base_dir, chain, graph_path, findings, source, bindings
+            spec, smap, base_dir, chain, graph_path, findings, source, bindings, top
         )
         nodes, node_paths = _build_nodes(spec, subgraphs)
         edges = _build_edges(spec, nodes)
@@ -145,7 +147,9 @@ class _Session:
         out: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
         for edge in edges:
             out[edge.source].append(edge)
-        ci = CheckInput(spec, graph, nodes, node_paths, edges, out, smap, graph_path)
+        ci = CheckInput(
+            spec, graph, nodes, node_paths, edges, out, smap, graph_path, subgraphs, top
+        )
         findings[:0] = run_checks(ci)
         canonical = _canonical(spec, name, subgraphs)
         compiled = CompiledGraph(
@@ -172,7 +176,8 @@ class _Session:
         graph_path: str,
         findings: list[Finding],
         source: str | None,
-        bindings: Bindings | None = None,
+        bindings: Bindings | None,
+        top_models: Mapping[str, ModelSpec],
     ) -> dict[int, CompiledGraph | None]:
         """Compile every subgroup; FG009 for include cycles, FG016 for missing files."""
         subgraphs: dict[int, CompiledGraph | None] = {}
@@ -188,6 +193,7 @@ class _Session:
                     default_name=subgroup.name,
                     bindings=bindings.subgroups.get(index) if bindings is not None else None,
                     graph_path=graph_path,
+                    top_models=top_models,
                 )
                 subgraphs[index] = sub
                 findings.extend(sub_findings)
@@ -216,6 +222,7 @@ class _Session:
                     chain=(*chain, target),
                     default_name=target.stem,
                     graph_path=graph_path,
+                    top_models=top_models,
                 )
                 subgraphs[index] = sub
                 findings.extend(sub_findings)
@@ -265,6 +272,7 @@ def _build_nodes(
                 join=subgroup.join,
                 allow_repeat=subgroup.allow_repeat,
                 summary=subgroup.summary,
+                summary_model=subgroup.summary_model,
                 expose=subgroup.expose,
             )
             paths[subgroup.name] = ("subgroups", index)

@@ -30,6 +30,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "FG016": ("error", "a subgroup graph file cannot be found"),
     "FG017": ("warning", "the graph has no end: only keyword, max_turns or budget stop it"),
     "FG018": ("warning", "a fan-out branch can never reach a join node"),
+    "FG019": ("error", "a reflection summary has no model (summary_model or selector.model)"),
 }
 
 

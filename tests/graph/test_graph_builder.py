@@ -164,9 +164,10 @@ def test_fan_out_and_subgroups() -> None:
     team = GraphBuilder("team").agent("x").agent("y").chain("x", "y").start("x")
     graph = (
         GraphBuilder("top")
+        .model("sums", "scripted-sums", provider="scripted", replies=["in short"])
         .agent("plan")
         .agent("merge", join="all")
-        .subgroup("inner", team, summary="reflection")
+        .subgroup("inner", team, summary="reflection", summary_model="sums")
         .subgroup("again", team.compile())
         .subgroup("from_file", GRAPHS / "teams" / "qa_team.yaml")
         .fan_out("plan", ["inner", "again", "from_file"])
@@ -179,6 +180,7 @@ def test_fan_out_and_subgroups() -> None:
     assert all(e.parallel for e in graph.out_edges("plan"))
     inner = graph.nodes["inner"]
     assert inner.kind == "subgroup" and inner.summary == "reflection"
+    assert inner.summary_model == "sums"
     assert inner.subgraph == graph.nodes["again"].subgraph
     assert graph.nodes["from_file"].subgraph is not None
     assert graph.nodes["from_file"].subgraph.name == "qa_team"

@@ -41,6 +41,7 @@ CASES = [
     ("fg016_missing_file.yaml", "FG016", "fg016_missing_file.yaml", 6, 12),
     ("fg017_no_end.yaml", "FG017", "fg017_no_end.yaml", 9, 3),
     ("fg018_unjoined_fan_out.yaml", "FG018", "fg018_unjoined_fan_out.yaml", 8, 5),
+    ("fg019_reflection_without_model.yaml", "FG019", "fg019_reflection_without_model.yaml", 7, 14),
 ]
 
 
@@ -167,6 +168,53 @@ def test_a_fan_out_branch_that_never_joins_is_reported() -> None:
     assert finding.message.startswith("a branch of the fan-out from 'a' (to 'y') can never")
     joined = one_lost.edge("w", "z")
     assert not [f for f in joined.check() if f.code == "FG018"]
+
+
+SUMMARY_MODELS = """\
+name: top
+start: boss
+edges: [{{from: boss, to: mid}}]
+models: {{top_model: {{provider: scripted, model: t, replies: [t]}}}}
+agents: [{{name: boss}}]
+subgroups:
+  - name: mid
+    graph:
+      start: lead
+      models: {{mid_model: {{provider: scripted, model: m, replies: [m]}}}}
+      agents: [{{name: lead}}]
+      edges: [{{from: lead, to: team}}]
+      subgroups:
+        - name: team
+          summary: reflection
+          {summary_model}
+          graph:
+            start: r1
+            agents: [{{name: r1}}]
+            models: {{own_model: {{provider: scripted, model: o, replies: [o]}}}}
+            {selector}
+"""
+
+
+def test_a_summary_model_is_looked_up_in_the_subgroup_then_the_parent_then_the_top(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "top.yaml"
+
+    def check(summary_model: str = "", selector: str = "") -> list[Finding]:
+        path.write_text(SUMMARY_MODELS.format(summary_model=summary_model, selector=selector))
+        return check_graph(path)
+
+    for name in ("own_model", "mid_model", "top_model"):
+        assert check(f"summary_model: {name}") == [], name
+    # no summary model: the subgroup graph's selector model writes the reflection
+    assert check(selector="selector: {model: own_model}") == []
+    (finding,) = check("summary_model: nope")
+    assert (finding.code, finding.graph, finding.node) == ("FG013", "top/mid", "team")
+    assert finding.message == (
+        "subgroup 'team' uses unknown summary model 'nope' (not in its graph's models, this "
+        "graph's or the top graph's)"
+    )
+    assert (finding.location.line, finding.location.column) == (16, 26)  # type: ignore[union-attr]
 
 
 def test_include_cycle_names_the_chain() -> None:
