@@ -62,7 +62,10 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SourceLocation:
-    """A position in a spec file; line and column are 1-based."""
+    """A position in a spec file; line and column are 1-based, 0 where unknown.
+
+    Shown as ``file:line:col``, ``file:line`` when the column is unknown, or ``file``.
+    """
 
     file: str
     line: int = 0
@@ -71,6 +74,8 @@ class SourceLocation:
     def __str__(self) -> str:
         if not self.line:
             return self.file
+        if not self.column:
+            return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.column}"
 
 
@@ -107,13 +112,21 @@ class FlowAgentsError(Exception):
 
 
 class SpecError(FlowAgentsError):
-    """A conversation spec is wrong; ``where`` is a SourceLocation."""
+    """A conversation spec is wrong; ``where`` is a SourceLocation.
+
+    ``findings`` holds each problem on its own (``flowagents.graph.Finding``s, each with its
+    position) when there are several; ``where`` is the first one's.
+    """
 
     code = "FA100"
 
+    def __init__(self, message: str, *, where: object = None, findings: tuple[object, ...] = ()):
+        super().__init__(message, where=where)
+        self.findings = findings
+
 
 class GraphLoadError(SpecError):
-    """A graph file cannot be read, parsed, or fails the schema."""
+    """A graph file cannot be read, parsed, or fails the schema (a finding per violation)."""
 
     code = "FA101"
 
@@ -122,10 +135,6 @@ class GraphCompileError(SpecError):
     """The compiler found error-level findings; ``findings`` holds all of them."""
 
     code = "FA102"
-
-    def __init__(self, message: str, *, where: object = None, findings: tuple[object, ...] = ()):
-        super().__init__(message, where=where)
-        self.findings = findings
 
 
 class ConfigError(FlowAgentsError):

@@ -31,6 +31,8 @@ def test_every_error_class_is_in_the_tree_with_a_unique_code() -> None:
 def test_errors_say_where() -> None:
     spec = GraphLoadError("unknown key 'edgez'", where=SourceLocation("graphs/x.yaml", 3, 5))
     assert str(spec) == "graphs/x.yaml:3:5: unknown key 'edgez'"
+    assert str(SourceLocation("g.py", 7)) == "g.py:7"  # the column is not known
+    assert str(SourceLocation("g.py")) == "g.py"
     run = RunError("boom", where=RunLocation("r1", "4/search.2", "search"))
     assert str(run) == "run=r1 step=4/search.2 node=search: boom"
     auth = ModelAuthError("401 Unauthorized", endpoint="http://127.0.0.1:9/v1", model="m")

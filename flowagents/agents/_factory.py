@@ -52,10 +52,20 @@ def client_from_spec(spec: ModelSpec) -> ModelClient:
 
 
 def build_agent(spec: AgentSpec, client_for: Callable[[str], ModelClient]) -> ConversableAgent:
-    """A live agent for ``spec``; ``client_for`` turns a model name into its client."""
+    """A live agent for ``spec``; ``client_for`` turns a model name into its client.
+
+    A ``factory`` is called as ``factory(name=spec.name, **spec.kwargs)``; anything it raises
+    becomes a ConfigError naming the agent and the factory.
+    """
     if spec.factory:
         factory = import_reference(spec.factory)
-        agent = factory(**spec.kwargs)
+        try:
+            agent = factory(**{"name": spec.name, **spec.kwargs})
+        except Exception as exc:  # the factory's own error, or a signature without name=
+            raise ConfigError(
+                f"factory {spec.factory!r} for agent {spec.name!r} raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(agent, ConversableAgent):
             raise ConfigError(
                 f"factory {spec.factory!r} for agent {spec.name!r} returned {agent!r}, "

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from flowagents.cli._app import app
-from flowagents.errors import GraphLoadError
-from flowagents.graph import check_graph, graph_json_schema
+from flowagents.errors import GraphLoadError, SourceLocation
+from flowagents.graph import Finding, check_graph, graph_json_schema
 from flowagents.graph._schema import render_reference
 
 
@@ -29,7 +29,8 @@ def validate(
         OutputFormat,
         typer.Option(
             "--format",
-            help="text: file:line:col: severity code message; json: one object for tools.",
+            help="text: a line per finding (each schema violation is one), "
+            "file:line:col: severity code message; json: one object for tools.",
         ),
     ] = OutputFormat.text,
 ) -> None:
@@ -39,18 +40,14 @@ def validate(
     for file in files:
         try:
             findings = [f.to_json() for f in check_graph(file)]
-        except GraphLoadError as exc:
+        except GraphLoadError as exc:  # one finding per schema violation, else the error's
             where = exc.where
-            findings = [{
-                "code": exc.code,
-                "severity": "error",
-                "message": exc.message,
-                "file": getattr(where, "file", str(file)),
-                "line": getattr(where, "line", None) or None,
-                "column": getattr(where, "column", None) or None,
-                "graph": "",
-                "node": None,
-            }]
+            if not isinstance(where, SourceLocation):
+                where = SourceLocation(str(file))
+            problems = [f for f in exc.findings if isinstance(f, Finding)] or [
+                Finding(code=exc.code, severity="error", message=exc.message, location=where)
+            ]
+            findings = [f.to_json() for f in problems]
         failed = failed or any(f["severity"] == "error" for f in findings)
         report.append({"file": str(file), "findings": findings})
     if output_format is OutputFormat.json:

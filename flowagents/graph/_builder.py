@@ -6,15 +6,18 @@ of user code that declared the offending node or edge.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import linecache
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from types import CodeType
 from typing import Any, Literal, Self
 
-from flowagents.errors import ConfigError, SourceLocation
+from flowagents.errors import SourceLocation
 from flowagents.graph._compiled import CompiledGraph
-from flowagents.graph._compiler import compile_with_findings, raise_on_errors
+from flowagents.graph._compiler import Bindings, compile_with_findings, raise_on_errors
 from flowagents.graph._findings import Finding
 from flowagents.graph._guards import Guard
 from flowagents.graph._source import SourceMap, SpecPath
@@ -60,15 +63,36 @@ def agent_spec_from_object(agent: object, **overrides: Any) -> AgentSpec:
 
 
 def _call_site() -> SourceLocation:
-    frame = sys._getframe(2)  # the user's frame: caller of the builder method
-    return SourceLocation(frame.f_code.co_filename, frame.f_lineno, 0)
+    """Where the user called the builder method (the caller of its caller)."""
+    frame = sys._getframe(2)
+    return _location(frame.f_code, frame.f_lasti, frame.f_lineno or 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _location(code: CodeType, lasti: int, line: int) -> SourceLocation:
+    """The file, line and 1-based column of the call at instruction offset ``lasti``.
+
+    The column is where the call starts (the method's name in a call chain spread over
+    lines), as tracebacks show it; 0 when unknown: no position information, or no source
+    line to turn the UTF-8 byte offset into a character column.
+    """
+    file = code.co_filename
+    start_line, _, byte_column, _ = next(
+        itertools.islice(code.co_positions(), lasti // 2, None), (None, None, None, None)
+    )
+    text = linecache.getline(file, line)
+    if start_line != line or byte_column is None or not text:
+        return SourceLocation(file, line)
+    column = len(text.encode("utf-8")[:byte_column].decode("utf-8", errors="ignore")) + 1
+    return SourceLocation(file, line, column)
 
 
 class GraphBuilder:
     """Build a graph spec step by step; ``compile()`` runs the same compiler as files.
 
     Nodes may be names (with AgentSpec fields as keywords), AgentSpecs, or live agent objects
-    (anything with ``.name``); live objects end up in ``CompiledGraph.bindings``.
+    (anything with ``.name``); live objects end up in ``CompiledGraph.bindings`` of the graph
+    level they were declared in (a nested builder's in its subgroup's graph).
     """
 
     def __init__(
@@ -89,6 +113,7 @@ class GraphBuilder:
         self._termination = TerminationSpec()
         self._selector = SelectorSpec()
         self._bindings: dict[str, object] = {}
+        self._nested: dict[int, Bindings] = {}  # the live agents of inline subgroups, by index
         self._where: dict[SpecPath, SourceLocation] = {(): _call_site()}
 
     def model(self, name: str, model: str | ModelSpec, **fields: Any) -> Self:
@@ -117,21 +142,23 @@ class GraphBuilder:
         graph: GraphSpec | GraphBuilder | CompiledGraph | str | os.PathLike[str],
         **fields: Any,
     ) -> Self:
-        """Declare a nested subgroup: a spec, a builder, a compiled graph or a file path."""
+        """Declare a nested subgroup: a spec, a builder, a compiled graph or a file path.
+
+        A builder's or a compiled graph's live agents stay bound in the subgroup's graph.
+        """
+        index = len(self._subgroups)
         if isinstance(graph, GraphBuilder):
-            for agent_name, agent in graph._bindings.items():
-                known = self._bindings.setdefault(agent_name, agent)
-                if known is not agent:
-                    raise ConfigError(
-                        f"two different agents are named {agent_name!r} (one in subgroup "
-                        f"{name!r}); live agents need unique names across nesting levels"
-                    )
+            self._nested[index] = graph._binding_tree()
+            # Findings inside the nested graph point at the nested builder's calls.
+            at: SpecPath = ("subgroups", index, "graph")
+            self._where.update({(*at, *path): where for path, where in graph._where.items()})
             graph = graph.build()
         elif isinstance(graph, CompiledGraph):
+            self._nested[index] = Bindings.of(graph)
             graph = graph.canonical_spec
         elif not isinstance(graph, GraphSpec):
             graph = os.fspath(graph)
-        self._where[("subgroups", len(self._subgroups))] = _call_site()
+        self._where[("subgroups", index)] = _call_site()
         self._subgroups.append(SubgroupSpec(name=name, graph=graph, **fields))
         return self
 
@@ -192,13 +219,15 @@ class GraphBuilder:
         max_turns: int | None = None,
         token_budget: int | None = None,
         terminal: Iterable[NodeRef] = (),
+        agents_may_stop: bool = False,
     ) -> Self:
-        """Set when the conversation ends."""
+        """Set when the conversation ends (the fields of TerminationSpec)."""
         self._termination = TerminationSpec(
             keyword=keyword,
             max_turns=max_turns,
             token_budget=token_budget,
             terminal=tuple(node_name(n) for n in terminal),
+            agents_may_stop=agents_may_stop,
         )
         self._where[("termination",)] = _call_site()
         return self
@@ -241,5 +270,8 @@ class GraphBuilder:
             self.build(),
             base_dir=base_dir,
             smap=SourceMap(None, dict(self._where)),
-            bindings=self._bindings,
+            bindings=self._binding_tree(),
         )
+
+    def _binding_tree(self) -> Bindings:
+        return Bindings(dict(self._bindings), dict(self._nested))

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from flowagents.graph._compiled import CompiledEdge, CompiledNode
+from flowagents.graph._compiled import CompiledEdge, CompiledGraph, CompiledNode
 from flowagents.graph._findings import CODES, Finding, Severity
 from flowagents.graph._source import SourceMap, SpecPath
-from flowagents.graph._spec import GraphSpec
+from flowagents.graph._spec import GraphSpec, ModelSpec, SubgroupSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,10 @@ class CheckInput:
     out: Mapping[str, Sequence[CompiledEdge]]
     smap: SourceMap
     graph_name: str
+    subgraphs: Mapping[int, CompiledGraph | None]
+    """The compiled graph of each subgroup, by index (None when it could not be loaded)."""
+    top_models: Mapping[str, ModelSpec]
+    """The models of the top graph of this compilation (this graph's own at the top)."""
 
     def finding(
         self,
@@ -190,27 +194,68 @@ def check_unbounded_cycles(ci: CheckInput) -> Iterator[Finding]:
         )
 
 
-def check_ambiguous_static(ci: CheckInput) -> Iterator[Finding]:
-    """FG007: in static mode a node has at most one unconditional out-edge.
+def _always_open(ci: CheckInput, edge: CompiledEdge) -> bool:
+    """No guard, no ``max_traversals``, and a target without ``max_visits``: never closed."""
+    return (
+        edge.guard is None
+        and edge.max_traversals is None
+        and ci.nodes[edge.target].max_visits is None
+    )
 
-    Unconditional: no guard, not parallel, and no ``max_traversals`` (a bounded edge closes
-    after N traversals, so a later edge is its deterministic fallback).
+
+def _edge_words(edge: CompiledEdge) -> str:
+    return f"{'parallel edge' if edge.parallel else 'edge'} to {edge.target!r} (edge {edge.index})"
+
+
+def check_dead_edges(ci: CheckInput) -> Iterator[Finding]:
+    """FG007: every out-edge can be taken, given that the first open edge decides.
+
+    Out-edges are tried in declared order and the first open edge decides: a plain edge is
+    taken (static) or the selector chooses among the open plain edges (dynamic); a parallel
+    edge fans out together with every other open parallel edge. An edge with no guard, no
+    ``max_traversals`` and a target without ``max_visits`` is always open, so it leaves dead
+    every later plain edge in static mode, and, in either mode, every later edge of the other
+    kind (plain or parallel) when no edge of that other kind is declared before it.
     """
-    if ci.spec.mode != "static":
-        return
+    static = ci.spec.mode == "static"
     for node, edges in ci.out.items():
-        plain = [
-            e for e in edges if e.guard is None and not e.parallel and e.max_traversals is None
-        ]
-        if len(plain) > 1:
-            targets = ", ".join(repr(e.target) for e in plain)
-            yield ci.finding(
-                "FG007",
-                f"static node {node!r} has several unconditional edges ({targets}); add guards, "
-                "mark them parallel, or use mode: dynamic",
-                ("edges", plain[1].index),
-                node=node,
-            )
+        first_open: CompiledEdge | None = None
+        seen: set[bool] = set()  # the kinds (parallel or not) declared so far
+        # by kind: the first always-open edge with no edge of the other kind before it; from
+        # there on, the first open edge is always of that kind
+        decides: dict[bool, CompiledEdge] = {}
+        for edge in edges:
+            other = not edge.parallel
+            blocker = first_open if static and not edge.parallel else decides.get(other)
+            if blocker is not None:
+                yield _dead_edge(ci, node, edge, blocker)
+            if _always_open(ci, edge):
+                first_open = first_open or edge
+                if other not in seen:
+                    decides.setdefault(edge.parallel, edge)
+            seen.add(edge.parallel)
+
+
+def _dead_edge(ci: CheckInput, node: str, edge: CompiledEdge, blocker: CompiledEdge) -> Finding:
+    static = ci.spec.mode == "static"
+    if blocker.parallel:
+        outcome = "always fans out"
+    elif static:
+        outcome = "is always taken"
+    else:
+        outcome = "always leads to a choice among the plain edges"
+    hint = f"add a guard or max_traversals to edge {blocker.index}"
+    if static and not edge.parallel and not blocker.parallel:
+        hint += ", mark both parallel, or use mode: dynamic"
+    else:
+        hint += ", or declare the edges in another order"
+    return ci.finding(
+        "FG007",
+        f"{ci.spec.mode} node {node!r}: the {_edge_words(edge)} can never be taken; the "
+        f"unconditional {_edge_words(blocker)} is tried before it and {outcome} ({hint})",
+        ("edges", edge.index),
+        node=node,
+    )
 
 
 def check_orphan_joins(ci: CheckInput) -> Iterator[Finding]:
@@ -229,6 +274,36 @@ def check_orphan_joins(ci: CheckInput) -> Iterator[Finding]:
                 (*ci.node_paths[node], "join"),
                 node=node,
             )
+
+
+def check_unjoined_fan_outs(ci: CheckInput) -> Iterator[Finding]:
+    """FG018: each branch of a fan-out can reach a join node.
+
+    A branch runs from its parallel edge's target until the next node it would enter is a
+    join (``join: all | any``). A branch that can reach no join runs on to its own end, and
+    the nodes such branches share run once per branch.
+    """
+    joins = {name for name, node in ci.nodes.items() if node.join is not None}
+    feeding = {source for join in joins for source in ci.graph.predecessors(join)}
+    reaches_join = _reachable_from(ci.graph, feeding, reverse=True)  # by one edge or more
+    for node, edges in ci.out.items():
+        parallel = [e for e in edges if e.parallel]
+        lost = [e for e in parallel if e.target not in reaches_join]
+        if not lost:
+            continue
+        targets = ", ".join(repr(e.target) for e in lost)
+        if len(lost) == len(parallel):
+            what = f"no branch of the fan-out from {node!r} (to {targets}) can reach a join node"
+        else:
+            which = "a branch" if len(lost) == 1 else "some branches"
+            what = f"{which} of the fan-out from {node!r} (to {targets}) can never reach a join"
+        yield ci.finding(
+            "FG018",
+            f"{what}; each branch then runs on to its own end, and a node the branches share "
+            "runs once per branch (mark the node where they should meet join: all | any)",
+            ("edges", lost[0].index),
+            node=node,
+        )
 
 
 def check_self_loops(ci: CheckInput) -> Iterator[Finding]:
@@ -271,7 +346,11 @@ def check_dynamic_selector(ci: CheckInput) -> Iterator[Finding]:
 
 
 def check_unknown_models(ci: CheckInput) -> Iterator[Finding]:
-    """FG013: ``model`` of agents and of the selector names an entry of ``models``."""
+    """FG013: ``model`` of agents and of the selector names an entry of ``models``.
+
+    A subgroup's ``summary_model`` names one of its graph's models, of this graph's, or of
+    the top graph's, looked up in that order.
+    """
     models = ci.spec.models
     for index, agent in enumerate(ci.spec.agents):
         if agent.model is not None and agent.model not in models:
@@ -287,6 +366,44 @@ def check_unknown_models(ci: CheckInput) -> Iterator[Finding]:
             f"selector uses unknown model {ci.spec.selector.model!r}",
             ("selector", "model"),
         )
+    for index, subgroup, sub in _loaded_subgroups(ci):
+        name = subgroup.summary_model
+        if name is not None and all(name not in m for m in (sub.models, models, ci.top_models)):
+            yield _subgroup_finding(
+                ci, "FG013", index, "summary_model",
+                f"uses unknown summary model {name!r} (not in its graph's models, this graph's "
+                "or the top graph's)",
+            )
+
+
+def _subgroup_finding(ci: CheckInput, code: str, index: int, key: str, what: str) -> Finding:
+    """A finding about field ``key`` of subgroup ``index``; ``what`` follows its name."""
+    name = ci.spec.subgroups[index].name
+    return ci.finding(code, f"subgroup {name!r} {what}", ("subgroups", index, key), node=name)
+
+
+def _loaded_subgroups(ci: CheckInput) -> Iterator[tuple[int, SubgroupSpec, CompiledGraph]]:
+    """Each subgroup whose graph could be loaded (FG009 and FG016 report the others)."""
+    for index, subgroup in enumerate(ci.spec.subgroups):
+        sub = ci.subgraphs.get(index)
+        if sub is not None:
+            yield index, subgroup, sub
+
+
+def check_reflection_models(ci: CheckInput) -> Iterator[Finding]:
+    """FG019: a ``reflection`` summary has a model to write it.
+
+    That is the subgroup's ``summary_model``, or else its graph's ``selector.model``.
+    """
+    for index, subgroup, sub in _loaded_subgroups(ci):
+        if subgroup.summary == "reflection" and not (
+            subgroup.summary_model or sub.selector.model
+        ):
+            yield _subgroup_finding(
+                ci, "FG019", index, "summary",
+                "asks for a reflection summary but names no model (set summary_model on the "
+                "subgroup, or selector.model in its graph)",
+            )
 
 
 def check_duplicate_edges(ci: CheckInput) -> Iterator[Finding]:
@@ -325,6 +442,7 @@ CHECKS: tuple[Check, ...] = (
     check_duplicate_names,
     check_missing_start,
     check_unknown_models,
+    check_reflection_models,
     check_duplicate_edges,
     check_self_loops,
     check_isolated,
@@ -332,8 +450,9 @@ CHECKS: tuple[Check, ...] = (
     check_traps,
     check_no_end,
     check_unbounded_cycles,
-    check_ambiguous_static,
+    check_dead_edges,
     check_orphan_joins,
+    check_unjoined_fan_outs,
     check_dynamic_selector,
     check_counter_names,
 )

@@ -57,6 +57,7 @@ class CompiledNode:
     join: Literal["all", "any"] | None = None
     allow_repeat: bool = False
     summary: Literal["last_msg", "reflection"] = "last_msg"
+    summary_model: str | None = None
     expose: Literal["summary", "all"] = "summary"
 
 

@@ -18,9 +18,32 @@ from flowagents.graph._checks import CheckInput, run_checks
 from flowagents.graph._compiled import CompiledEdge, CompiledGraph, CompiledNode
 from flowagents.graph._findings import CODES, Finding
 from flowagents.graph._source import SourceMap, SpecPath, display_path, load_spec_file
-from flowagents.graph._spec import GraphSpec
+from flowagents.graph._spec import GraphSpec, ModelSpec
 
 SpecOrPath = GraphSpec | str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Bindings:
+    """Live agents given to a builder, per graph level: node names are unique per level only.
+
+    ``agents`` binds this level's node names; ``subgroups`` holds the bindings of each inline
+    subgroup graph, by the subgroup's index in ``GraphSpec.subgroups``.
+    """
+
+    agents: Mapping[str, object] = field(default_factory=dict)
+    subgroups: Mapping[int, Bindings] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, graph: CompiledGraph) -> Bindings:
+        """The bindings of a compiled graph and of every subgroup graph inside it."""
+        nested = {
+            index: cls.of(sub)
+            for index, subgroup in enumerate(graph.canonical_spec.subgroups)
+            if (node := graph.nodes.get(subgroup.name)) is not None
+            and (sub := node.subgraph) is not None
+        }
+        return cls(graph.bindings, nested)
 
 
 def load_graph_spec(path: str | os.PathLike[str]) -> GraphSpec:
@@ -59,7 +82,7 @@ def compile_with_findings(
     *,
     base_dir: str | os.PathLike[str] | None = None,
     smap: SourceMap | None = None,
-    bindings: Mapping[str, object] | None = None,
+    bindings: Bindings | None = None,
 ) -> tuple[CompiledGraph, list[Finding]]:
     """Compile without raising for findings; the graph may be partial when there are errors."""
     session = _Session()
@@ -107,14 +130,16 @@ class _Session:
         base_dir: Path,
         chain: tuple[Path, ...],
         default_name: str,
-        bindings: Mapping[str, object] | None = None,
+        bindings: Bindings | None = None,
         graph_path: str = "",
+        top_models: Mapping[str, ModelSpec] | None = None,
     ) -> tuple[CompiledGraph, list[Finding]]:
         name = spec.name or default_name
         graph_path = f"{graph_path}/{name}" if graph_path else name
+        top = spec.models if top_models is None else top_models
         findings: list[Finding] = []
         subgraphs = self._resolve_subgroups(
-            spec, smap, base_dir, chain, graph_path, findings, source, bindings
+            spec, smap, base_dir, chain, graph_path, findings, source, bindings, top
         )
         nodes, node_paths = _build_nodes(spec, subgraphs)
         edges = _build_edges(spec, nodes)
@@ -122,7 +147,9 @@ class _Session:
         out: dict[str, list[CompiledEdge]] = {node: [] for node in nodes}
         for edge in edges:
             out[edge.source].append(edge)
-        ci = CheckInput(spec, graph, nodes, node_paths, edges, out, smap, graph_path)
+        ci = CheckInput(
+            spec, graph, nodes, node_paths, edges, out, smap, graph_path, subgraphs, top
+        )
         findings[:0] = run_checks(ci)
         canonical = _canonical(spec, name, subgraphs)
         compiled = CompiledGraph(
@@ -133,8 +160,9 @@ class _Session:
             edges=edges,
             graph=graph,
             source=source,
-            # Builder bindings are one flat map for every nesting level; keep this level's.
-            bindings={n: obj for n, obj in (bindings or {}).items() if n in nodes},
+            bindings={n: obj for n, obj in bindings.agents.items() if n in nodes}
+            if bindings is not None
+            else None,
             findings=[f for f in findings if f.severity != "error"],
         )
         return compiled, findings
@@ -148,7 +176,8 @@ class _Session:
         graph_path: str,
         findings: list[Finding],
         source: str | None,
-        bindings: Mapping[str, object] | None = None,
+        bindings: Bindings | None,
+        top_models: Mapping[str, ModelSpec],
     ) -> dict[int, CompiledGraph | None]:
         """Compile every subgroup; FG009 for include cycles, FG016 for missing files."""
         subgraphs: dict[int, CompiledGraph | None] = {}
@@ -162,8 +191,9 @@ class _Session:
                     base_dir=base_dir,
                     chain=chain,
                     default_name=subgroup.name,
-                    bindings=bindings,
+                    bindings=bindings.subgroups.get(index) if bindings is not None else None,
                     graph_path=graph_path,
+                    top_models=top_models,
                 )
                 subgraphs[index] = sub
                 findings.extend(sub_findings)
@@ -192,6 +222,7 @@ class _Session:
                     chain=(*chain, target),
                     default_name=target.stem,
                     graph_path=graph_path,
+                    top_models=top_models,
                 )
                 subgraphs[index] = sub
                 findings.extend(sub_findings)
@@ -241,6 +272,7 @@ def _build_nodes(
                 join=subgroup.join,
                 allow_repeat=subgroup.allow_repeat,
                 summary=subgroup.summary,
+                summary_model=subgroup.summary_model,
                 expose=subgroup.expose,
             )
             paths[subgroup.name] = ("subgroups", index)

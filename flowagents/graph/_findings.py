@@ -18,7 +18,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "FG004": ("warning", "a node cannot be reached from the start"),
     "FG005": ("error", "a node cannot reach any end (trap)"),
     "FG006": ("warning", "a cycle has no unconditional exit and no bound"),
-    "FG007": ("error", "static mode: a node has several unconditional out-edges"),
+    "FG007": ("error", "an out-edge can never be taken: an earlier unconditional edge decides"),
     "FG008": ("error", "a join node is fed by no parallel fan-out"),
     "FG009": ("error", "a subgroup includes itself (file include cycle)"),
     "FG010": ("error", "a self-loop on a node that does not allow repeats"),
@@ -29,6 +29,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "FG015": ("warning", "a counter guard names no node or edge of the graph"),
     "FG016": ("error", "a subgroup graph file cannot be found"),
     "FG017": ("warning", "the graph has no end: only keyword, max_turns or budget stop it"),
+    "FG018": ("warning", "a fan-out branch can never reach a join node"),
+    "FG019": ("error", "a reflection summary has no model (summary_model or selector.model)"),
 }
 
 
@@ -56,8 +58,8 @@ class Finding(BaseModel):
             "severity": self.severity,
             "message": self.message,
             "file": loc.file if loc else None,
-            "line": loc.line if loc else None,
-            "column": loc.column if loc else None,
+            "line": loc.line or None if loc else None,  # None: not known
+            "column": loc.column or None if loc else None,
             "graph": self.graph,
             "node": self.node,
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -15,25 +16,32 @@ import yaml
 from pydantic import ValidationError
 
 from flowagents.errors import GraphLoadError, SourceLocation
+from flowagents.graph._findings import Finding
 from flowagents.graph._spec import GraphSpec
 
 SpecPath: TypeAlias = tuple[str | int, ...]
 
 
 class SourceMap:
-    """Where each spec path was written; ``locate`` falls back to the nearest parent."""
+    """Where each spec path was written; ``locate`` falls back to the nearest parent.
 
-    __slots__ = ("_positions", "_prefix", "file")
+    ``positions`` are where values start; ``keys`` where the key of a mapping entry is
+    written (a file's map has both, a builder's only positions).
+    """
+
+    __slots__ = ("_keys", "_positions", "_prefix", "file")
 
     def __init__(
         self,
         file: str | None,
         positions: Mapping[SpecPath, SourceLocation] | None = None,
         prefix: SpecPath = (),
+        keys: Mapping[SpecPath, SourceLocation] | None = None,
     ) -> None:
         self.file = file
         self._positions: Mapping[SpecPath, SourceLocation] = positions or {}
         self._prefix = prefix
+        self._keys: Mapping[SpecPath, SourceLocation] = keys or {}
 
     def locate(self, path: SpecPath) -> SourceLocation | None:
         """Return the position of ``path``, or of its nearest written parent."""
@@ -46,14 +54,37 @@ class SourceMap:
 
     def sub(self, prefix: SpecPath) -> SourceMap:
         """Return a view for a nested inline graph written at ``prefix``."""
-        return SourceMap(self.file, self._positions, self._prefix + tuple(prefix))
+        return SourceMap(self.file, self._positions, self._prefix + tuple(prefix), self._keys)
 
-    def resolve_loc(self, loc: Sequence[str | int]) -> SourceLocation | None:
-        """Map a pydantic error ``loc`` (with union tags in it) to a position."""
-        path: SpecPath = ()
-        for part in loc:
-            if (*self._prefix, *path, part) in self._positions:
-                path = (*path, part)
+    def _written(self, loc: SpecPath, path: SpecPath) -> SpecPath:
+        """The longest written path made of ``loc``'s parts in order (union tags skipped).
+
+        Between equally long ones, the one that ends with the last part: a union tag may
+        also be a key (``contains`` in ``guard: {contains: X, matches: Y}``).
+        """
+        if not loc:
+            return path
+        part, rest = loc[0], loc[1:]
+        skipped = self._written(rest, path)
+        if (*self._prefix, *path, part) not in self._positions:
+            return skipped
+        taken = self._written(rest, (*path, part))
+        last = loc[-1]
+        return max(taken, skipped, key=lambda p: (len(p), bool(p) and p[-1] == last))
+
+    def resolve_loc(
+        self, loc: Sequence[str | int], *, at_key: bool = False
+    ) -> SourceLocation | None:
+        """Map a pydantic error ``loc`` (with union tags in it) to a position.
+
+        With ``at_key``, an error about a mapping entry (an unknown key) is located at its
+        key rather than at its value, where the key's position is known.
+        """
+        path = self._written(tuple(loc), ())
+        if at_key and loc and path and path[-1] == loc[-1]:
+            key = self._keys.get((*self._prefix, *path))
+            if key is not None:
+                return key
         return self.locate(path)
 
 
@@ -79,12 +110,13 @@ def load_spec_file(path: str | os.PathLike[str]) -> tuple[GraphSpec, SourceMap]:
 def load_spec_text(text: str, file: str = "<string>") -> tuple[GraphSpec, SourceMap]:
     """Parse and validate YAML text; every error names ``file:line:col``."""
     positions: dict[SpecPath, SourceLocation] = {}
+    keys: dict[SpecPath, SourceLocation] = {}
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise GraphLoadError("the file is empty", where=SourceLocation(file, 1, 1))
-        _walk(node, (), positions, file, set())
+        _walk(node, (), _Marks(file, positions, keys), set())
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -102,24 +134,57 @@ def load_spec_text(text: str, file: str = "<string>") -> tuple[GraphSpec, Source
             "a graph file must hold a mapping (name:, agents:, edges:, ...)",
             where=positions.get((), SourceLocation(file)),
         )
-    smap = SourceMap(file, positions)
+    smap = SourceMap(file, positions, keys=keys)
     return validate_spec(data, smap), smap
 
 
 def validate_spec(data: Mapping[str, Any], smap: SourceMap) -> GraphSpec:
-    """Validate plain data against the schema, reporting every violation with its position."""
+    """Validate plain data against the schema, reporting every violation with its position.
+
+    The GraphLoadError holds one finding per violation (``findings``), in file order; its
+    message lists them all, and its ``where`` is the first one's.
+    """
     try:
         return GraphSpec.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            where = smap.resolve_loc(error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append((where, f"{_dotted(error['loc'])}: {message}"))
-        first_where, first_message = problems[0]
-        more = "".join(f"\n  {where}: {message}" for where, message in problems[1:])
-        message = f"schema violation: {first_message}{more}"
-        raise GraphLoadError(message, where=first_where) from None
+        errors = exc.errors(include_url=False)
+        findings = [
+            Finding(
+                code=GraphLoadError.code,
+                severity="error",
+                message="schema violation: {}: {}".format(
+                    _dotted(error["loc"]), error["msg"].removeprefix("Value error, ")
+                ),
+                location=smap.resolve_loc(error["loc"], at_key=error["type"] == "extra_forbidden"),
+            )
+            for error in errors
+            if not _other_branch_fits(error["loc"], errors)
+        ]
+        findings.sort(key=_position)
+        first, *more = findings
+        message = first.message + "".join(f"\n  {f}" for f in more)
+        raise GraphLoadError(message, where=first.location, findings=tuple(findings)) from None
+
+
+def _other_branch_fits(loc: Sequence[str | int], errors: Sequence[Any]) -> bool:
+    """A union branch's type mismatch, when another branch's errors lie deeper: noise.
+
+    ``graph: {start: 1}`` fails ``str`` only because it is a mapping, and ``GraphSpec`` for
+    what is wrong inside it; only the latter is a violation to report.
+    """
+    if not loc or loc[-1] not in _UNION_TAGS:
+        return False
+    parent = tuple(loc[:-1])
+    return any(
+        len(other) > len(loc) and tuple(other[: len(parent)]) == parent
+        and other[len(parent)] != loc[-1]
+        for other in (error["loc"] for error in errors)
+    )
+
+
+def _position(finding: Finding) -> tuple[int, int]:
+    location = finding.location
+    return (location.line, location.column) if location is not None else (0, 0)
 
 
 def _dotted(loc: Sequence[str | int]) -> str:
@@ -135,15 +200,20 @@ def _dotted(loc: Sequence[str | int]) -> str:
 _UNION_TAGS = frozenset({"GraphSpec", "str", "bool", "dict[str,any]"})
 
 
-def _walk(
-    node: yaml.Node,
-    path: SpecPath,
-    out: dict[SpecPath, SourceLocation],
-    file: str,
-    active: set[int],
-) -> None:
-    mark = node.start_mark
-    out.setdefault(path, SourceLocation(file, mark.line + 1, mark.column + 1))
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """What ``_walk`` collects: where each value, and each mapping key, starts."""
+
+    file: str
+    values: dict[SpecPath, SourceLocation]
+    keys: dict[SpecPath, SourceLocation]
+
+    def at(self, mark: yaml.Mark) -> SourceLocation:
+        return SourceLocation(self.file, mark.line + 1, mark.column + 1)
+
+
+def _walk(node: yaml.Node, path: SpecPath, marks: _Marks, active: set[int]) -> None:
+    marks.values.setdefault(path, marks.at(node.start_mark))
     if id(node) in active:  # a recursive alias: positions below are already known
         return
     active.add(id(node))
@@ -160,8 +230,9 @@ def _walk(
                     problem_mark=key_node.start_mark,
                 )
             seen[key] = key_node
-            _walk(value_node, (*path, key), out, file, active)
+            marks.keys.setdefault((*path, key), marks.at(key_node.start_mark))
+            _walk(value_node, (*path, key), marks, active)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), out, file, active)
+            _walk(item, (*path, index), marks, active)
     active.discard(id(node))

@@ -92,6 +92,9 @@ class SubgroupSpec(_NodeOptions):
     """What the subgroup does (the nested graph's description when empty)."""
     summary: Literal["last_msg", "reflection"] = "last_msg"
     """How the result is summarised: its last message, or a reflection by a model."""
+    summary_model: str | None = None
+    """The model that writes a ``reflection``: a name in the subgroup graph's ``models``, else
+    in this graph's (then the top graph's); the subgroup graph's ``selector.model`` when empty."""
     expose: Literal["summary", "all"] = "summary"
     """What the parent sees afterwards: only the summary, or every nested message."""
 

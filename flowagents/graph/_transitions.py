@@ -69,10 +69,5 @@ def graph_from_transitions(
         builder.start(node_name(start) if start is not None else names[0])
     builder.selector(**(selector or SelectorSpec(fallback="round_robin")).model_dump())
     if termination is not None:
-        builder.terminate(
-            keyword=termination.keyword,
-            max_turns=termination.max_turns,
-            token_budget=termination.token_budget,
-            terminal=termination.terminal,
-        )
+        builder.terminate(**dict(termination))
     return builder.compile()

@@ -373,7 +373,7 @@ class Engine:
         CURRENT_STEP.set(StepScope(step, node.name))
         produced = child.transcript[1:]
         if node.summary == "reflection":
-            summary = await self._reflect(sub, child)
+            summary = await self._reflect(node, scope.graph, child)
         else:
             summary = produced[-1].text if produced else ""
             keyword = sub.termination.keyword
@@ -395,14 +395,17 @@ class Engine:
             metadata={"subgroup_reason": outcome.reason},
         )
 
-    async def _reflect(self, graph: CompiledGraph, scope: Scope) -> str:
-        model = graph.selector.model
+    async def _reflect(self, node: CompiledNode, parent: CompiledGraph, scope: Scope) -> str:
+        graph = scope.graph
+        model = node.summary_model or graph.selector.model
         if model is None:
             raise RunError(
-                f"subgroup {graph.name!r} asks for a reflection summary but names no model "
-                "(set selector.model in the subgroup graph)"
+                f"subgroup {node.name!r} asks for a reflection summary but names no model "
+                "(set summary_model on the subgroup, or selector.model in its graph)"
             )
-        client = self.setup.client_for(model, graph, scope.run)
+        # The subgroup graph's models first, then the parent's (client_for: then the top's).
+        owner = graph if model in graph.models else parent
+        client = self.setup.client_for(model, owner, scope.run)
         wire = [
             {"role": "user", "content": f"{m.name or m.role}: {m.text}"} for m in scope.transcript
         ]

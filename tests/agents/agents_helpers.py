@@ -47,3 +47,21 @@ def pair_graph(first: ConversableAgent, second: ConversableAgent) -> CompiledGra
 def kinds(events: Sequence[Event]) -> list[str]:
     """The kind of every event, in order."""
     return [event.kind for event in events]
+
+
+def make_reviewer(name: str, strict: bool = False) -> ConversableAgent:
+    """An agent factory for graph files (``factory: agents_helpers:make_reviewer``)."""
+    return ConversableAgent(
+        name, llm_config=False, human_input_mode="NEVER",
+        default_auto_reply=f"{name} reviewed, strict={strict}",
+    )
+
+
+def make_without_name(strict: bool = False) -> ConversableAgent:
+    """A factory with the wrong signature: it takes no ``name``."""
+    return ConversableAgent("reviewer", llm_config=False, default_auto_reply=str(strict))
+
+
+def make_failing(name: str, **kwargs: Any) -> ConversableAgent:
+    """A factory that fails, as one missing a credential would."""
+    raise RuntimeError(f"no credentials for {name}")

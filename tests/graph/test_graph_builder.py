@@ -78,6 +78,50 @@ def test_builder_findings_point_at_the_builder_call() -> None:
     assert (finding.location.file, finding.location.line) == (__file__, line)
 
 
+def test_builder_findings_have_1_based_columns() -> None:
+    line = inspect.currentframe().f_lineno + 4  # type: ignore[union-attr]
+    chained = (
+        GraphBuilder("g")
+        .agent("a")
+        .edge("a", "ghost")
+        .start("a")
+    )
+    text = {"é": GraphBuilder("g").agent("a").edge("a", "ghost").start("a")}["é"]
+    found = [
+        (f.location.line, f.location.column)
+        for builder in (chained, text)
+        for f in builder.check()
+        if f.code == "FG001" and f.location is not None
+    ]
+    # a call spread over lines starts at the method name; one on a single line at its start,
+    # counted in characters (the "é" before it is two bytes)
+    assert found == [(line, 10), (line + 3, 18)]
+
+
+def test_a_column_that_cannot_be_known_is_left_out() -> None:
+    namespace = {"GraphBuilder": GraphBuilder}
+    exec(compile("b = GraphBuilder('g').agent('a').edge('a', 'ghost')", "<made>", "exec"),
+         namespace)
+    (finding,) = [f for f in namespace["b"].check() if f.code == "FG001"]  # type: ignore[attr-defined]
+    assert finding.location is not None
+    assert (finding.location.line, finding.location.column) == (1, 0)
+    assert str(finding).startswith("<made>:1: error FG001 ")
+    assert (finding.to_json()["line"], finding.to_json()["column"]) == (1, None)
+
+
+def test_findings_in_a_nested_builder_point_at_its_calls() -> None:
+    inner = GraphBuilder("inner").agent("x").start("x")
+    line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+    inner.edge("x", "nope")
+    outer = GraphBuilder("outer").agent("a").subgroup("s", inner).edge("a", "s").start("a")
+    (finding,) = [f for f in outer.check() if f.code == "FG001"]
+    assert finding.graph == "outer/inner"
+    assert finding.location is not None
+    assert (finding.location.file, finding.location.line, finding.location.column) == (
+        __file__, line, 5
+    )
+
+
 def test_builder_and_file_front_doors_compile_to_equal_graphs(tmp_path: Path) -> None:
     graph = code_loop_builder().compile()
     path = tmp_path / "loop.yaml"
@@ -120,9 +164,10 @@ def test_fan_out_and_subgroups() -> None:
     team = GraphBuilder("team").agent("x").agent("y").chain("x", "y").start("x")
     graph = (
         GraphBuilder("top")
+        .model("sums", "scripted-sums", provider="scripted", replies=["in short"])
         .agent("plan")
         .agent("merge", join="all")
-        .subgroup("inner", team, summary="reflection")
+        .subgroup("inner", team, summary="reflection", summary_model="sums")
         .subgroup("again", team.compile())
         .subgroup("from_file", GRAPHS / "teams" / "qa_team.yaml")
         .fan_out("plan", ["inner", "again", "from_file"])
@@ -135,10 +180,75 @@ def test_fan_out_and_subgroups() -> None:
     assert all(e.parallel for e in graph.out_edges("plan"))
     inner = graph.nodes["inner"]
     assert inner.kind == "subgroup" and inner.summary == "reflection"
+    assert inner.summary_model == "sums"
     assert inner.subgraph == graph.nodes["again"].subgraph
     assert graph.nodes["from_file"].subgraph is not None
     assert graph.nodes["from_file"].subgraph.name == "qa_team"
     assert [path for path, _ in graph.walk()] == [(), ("inner",), ("again",), ("from_file",)]
+
+
+def test_live_agents_are_bound_at_the_graph_level_they_were_declared_in() -> None:
+    nested = LiveAgent("writer", description="nested writer")
+    inner = GraphBuilder("inner").agent(nested).start(nested)
+    graph = (
+        GraphBuilder("outer")
+        .agent("writer", description="top writer")  # the same name, one level up: no binding
+        .subgroup("team", inner)
+        .edge("writer", "team")
+        .start("writer")
+        .compile()
+    )
+    assert {path: dict(g.bindings) for path, g in graph.walk()} == {
+        (): {},
+        ("team",): {"writer": nested},
+    }
+
+
+def test_a_compiled_subgroup_keeps_its_live_agents_at_every_level() -> None:
+    expert, checker = LiveAgent("expert"), LiveAgent("checker")
+    deepest = GraphBuilder("deepest").agent(checker).start(checker)
+    inner = GraphBuilder("inner").agent(expert).subgroup("check", deepest)
+    compiled = inner.edge(expert, "check").start(expert).compile()
+    outer = GraphBuilder("outer").agent("boss").subgroup("team", compiled).edge("boss", "team")
+
+    graph = outer.start("boss").compile()
+
+    assert {path: dict(g.bindings) for path, g in graph.walk()} == {
+        (): {},
+        ("team",): {"expert": expert},
+        ("team", "check"): {"checker": checker},
+    }
+
+
+def test_the_builder_can_say_every_termination_field(tmp_path: Path) -> None:
+    parameters = inspect.signature(GraphBuilder.terminate).parameters
+    assert set(parameters) - {"self"} == set(TerminationSpec.model_fields)
+    graph = (
+        GraphBuilder("stop")
+        .agent("a")
+        .agent("b")
+        .edge("a", "b")
+        .edge("b", "a")
+        .start("a")
+        .terminate(keyword=None, agents_may_stop=True)
+        .compile()
+    )
+    assert graph.termination == TerminationSpec(keyword=None, agents_may_stop=True)
+    path = tmp_path / "stop.yaml"
+    path.write_text(
+        "name: stop\nstart: a\nagents: [{name: a}, {name: b}]\n"
+        "edges: [{from: a, to: b}, {from: b, to: a}]\n"
+        "termination: {keyword: null, agents_may_stop: true}\n"
+    )
+    assert compile_graph(path) == graph
+
+
+def test_transitions_keep_every_termination_field() -> None:
+    termination = TerminationSpec(
+        keyword="DONE", max_turns=4, token_budget=100, terminal=("b",), agents_may_stop=True
+    )
+    graph = graph_from_transitions(["a", "b"], {"a": ["b"]}, termination=termination)
+    assert graph.termination == termination
 
 
 def test_transitions_allowed_with_agent_objects() -> None:

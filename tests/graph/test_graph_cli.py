@@ -91,6 +91,44 @@ def test_validate_json_and_load_errors() -> None:
     assert "load_schema.yaml:5:38: error FA101 schema violation" in text.output
 
 
+def test_validate_reports_each_schema_violation_at_its_own_position() -> None:
+    path = FIXTURES / "load_schema_several.yaml"
+    result = runner.invoke(app, ["validate", "--format", "json", str(path)])
+    assert result.exit_code == 1
+    (entry,) = json.loads(result.stdout)["files"]
+    found = [(f["code"], f["line"], f["column"], f["message"]) for f in entry["findings"]]
+    assert found == [
+        # an unknown key is located at the key, a wrong value at the value
+        ("FA101", 4, 5, "schema violation: agents.0.modle: Extra inputs are not permitted"),
+        ("FA101", 6, 17, "schema violation: agents.1.max_visits: Input should be a valid "
+                         "integer, unable to parse string as an integer"),
+        ("FA101", 8, 22, "schema violation: edges.0.gaurd: Extra inputs are not permitted"),
+        ("FA101", 9, 43, "schema violation: edges.1.guard.contains.matches: Extra inputs are "
+                         "not permitted"),
+    ]
+    assert {f["file"] for f in entry["findings"]} == {display_path(path)}
+    text = runner.invoke(app, ["validate", str(path)])
+    assert "load_schema_several.yaml:8:22: error FA101 schema violation: edges.0.gaurd" in (
+        text.output
+    )
+    assert "4 error(s)" in text.output
+
+
+def test_a_violation_inside_an_inline_subgroup_is_one_finding(tmp_path: Path) -> None:
+    path = tmp_path / "outer.yaml"
+    path.write_text(
+        "start: a\nagents: [{name: a}]\nsubgroups:\n  - name: s\n"
+        "    graph: {start: x, agents: [{name: x, modle: m}]}\n"
+    )
+    result = runner.invoke(app, ["validate", "--format", "json", str(path)])
+    (entry,) = json.loads(result.stdout)["files"]
+    # not also "graph: Input should be a valid string", the other branch of graph's union
+    assert [(f["line"], f["column"], f["message"]) for f in entry["findings"]] == [
+        (5, 42, "schema violation: subgroups.0.graph.agents.0.modle: Extra inputs are not "
+                "permitted"),
+    ]
+
+
 def test_schema_command_prints_the_json_schema() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0

@@ -10,7 +10,7 @@ import pytest
 from runtime_helpers import agent, ending, of_kind, speakers
 
 from flowagents import GraphBuilder, Runner, UserProxyAgent, compile_graph
-from flowagents.events import Event, MessageSent, ModelCalled, NodeEntered
+from flowagents.events import Event, MessageSent, ModelCalled, NodeEntered, SpeakerSelected
 from flowagents.graph import CodeGuard, ContainsGuard, CounterGuard, MatchesGuard
 
 GRAPHS = Path(__file__).resolve().parents[2] / "graphs"
@@ -282,6 +282,71 @@ def test_nested_subgroups_depth_three() -> None:
     assert calls[-1].node == "top_closer"
 
 
+def test_nested_live_agents_speak_only_at_their_own_level() -> None:
+    # A live agent in a nested builder, and one in a compiled graph, each named like an
+    # agent of another level: each level runs with its own.
+    nested = agent("writer", ["the team's writer"])
+    expert = agent("expert", ["the expert's answer"])
+    team = GraphBuilder("team").agent(nested).start(nested)
+    experts = GraphBuilder("experts").agent(expert).start(expert).compile()
+    graph = (
+        GraphBuilder("outer")
+        .agent("writer", default_auto_reply="the top writer")
+        .subgroup("team", team)
+        .subgroup("ask", experts)
+        .agent(agent("expert", ["the top expert"]))
+        .chain("writer", "team", "ask", "expert")
+        .start("writer")
+        .terminate(keyword=None)
+        .compile()
+    )
+
+    said = {m.name: m.text for m in Runner(graph).run("go").messages}
+
+    assert said == {
+        "user": "go",
+        "writer": "the top writer",
+        "team": "the team's writer",
+        "ask": "the expert's answer",
+        "expert": "the top expert",
+    }
+
+
+def _reflecting(summary_model: str | None, selector: str | None = None) -> GraphBuilder:
+    """``top: boss -> mid``, ``mid: lead -> team``; team's reflection by a model of any level."""
+
+    def scripted(label: str) -> dict[str, Any]:
+        return {"provider": "scripted", "replies": [f"summary by the {label} model"]}
+
+    team = GraphBuilder("team").model("own_model", "own", **scripted("own"))
+    team.agent(agent("r1", ["found it"])).start("r1")
+    if selector is not None:
+        team.selector(model=selector)
+    mid = GraphBuilder("mid").model("mid_model", "mid", **scripted("mid"))
+    mid.agent(agent("lead", ["team, go"])).start("lead").edge("lead", "team")
+    mid.subgroup("team", team, summary="reflection", summary_model=summary_model)
+    top = GraphBuilder("top").model("top_model", "top", **scripted("top")).start("boss")
+    return top.agent(agent("boss", ["research this"])).subgroup("mid", mid).edge("boss", "mid")
+
+
+def test_a_reflection_is_written_by_the_summary_model_else_the_selector_model() -> None:
+    cases = [
+        (_reflecting("own_model"), "own"),
+        (_reflecting("mid_model"), "mid"),
+        (_reflecting("top_model"), "top"),
+        # without summary_model, the subgroup graph's selector model, as before
+        (_reflecting(None, selector="own_model"), "own"),
+    ]
+    for builder, model in cases:
+        events: list[Event] = []
+
+        result = Runner(builder.compile(), sinks=[events.append]).run("go")
+
+        assert result.messages[-1].text == f"summary by the {model} model"
+        (call,) = [e for e in of_kind(events, ModelCalled) if e.purpose == "summary"]
+        assert (call.step, call.node, call.model) == ("3/mid.3", "team", model)
+
+
 def test_subgroup_expose_all_shows_every_nested_message() -> None:
     inner = (
         GraphBuilder("inner")
@@ -330,6 +395,27 @@ def test_example_graphs_run(name: str, tmp_path: Path, monkeypatch: pytest.Monke
     assert result.status == "completed"
     assert result.reason in ("terminal_node", "keyword")
     assert ending(events)[1] == "completed"
+
+
+def test_team_of_teams_hands_engineering_the_research_summary() -> None:
+    events: list[Event] = []
+
+    result = Runner(compile_graph(GRAPHS / "team_of_teams.yaml"), sinks=[events.append]).run("go")
+
+    assert (result.status, result.reason) == ("completed", "keyword")
+    said = {m.name: m.text for m in result.messages}
+    assert said["research"] == (
+        "Research summary: 7 of 10 users copy-paste their data out today and both main "
+        "competitors ship CSV export; build it."
+    )
+    (summary,) = [e for e in of_kind(events, ModelCalled) if e.purpose == "summary"]
+    assert (summary.node, summary.model) == ("research", "scripted-summaries")
+    # engineering opens with that summary: its tech lead designs from it
+    opening = next(e for e in of_kind(events, MessageSent) if e.step.endswith("/engineering.1"))
+    assert opening.message.text == said["research"]
+    # the research team's own conversation is a real one: each pick is a candidate
+    picks = [e.choice for e in of_kind(events, SpeakerSelected) if "/research." in e.step]
+    assert picks == ["user_researcher", "market_analyst", "summarizer"]
 
 
 def test_counts_made_inside_branches_carry_over_to_the_next_fan_out() -> None:

@@ -117,3 +117,8 @@ def raiser(name: str, message: str = "boom in reply") -> ConversableAgent:
 
     made.register_reply([ConversableAgent, None], reply)
     return made
+
+
+def broken(name: str, **options: Any) -> ConversableAgent:
+    """A factory that fails, as one missing a credential would."""
+    raise RuntimeError(f"no credentials for {name}")

@@ -79,12 +79,21 @@ def test_runs_shows_a_whole_generated_id_in_80_columns(tmp_path: Path) -> None:
     assert max(len(line) for line in listed.output.splitlines()) <= 80
 
 
-def test_an_agent_that_cannot_be_built_is_a_recorded_failed_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("factory", "problem"),
+    [
+        ("no_such_module_here:agent", "no_such_module_here"),
+        ("store_agents:broken", "'store_agents:broken' for agent 'a' raised RuntimeError"),
+    ],
+)
+def test_an_agent_that_cannot_be_built_is_a_recorded_failed_run(
+    tmp_path: Path, factory: str, problem: str
+) -> None:
     graph = tmp_path / "unbuildable.yaml"
     graph.write_text(
         "name: unbuildable\nstart: a\nagents:\n"
-        "  - {name: a, factory: 'no_such_module_here:agent'}\n"
-        "  - {name: b, factory: 'no_such_module_here:agent'}\n"
+        f"  - {{name: a, factory: '{factory}'}}\n"
+        f"  - {{name: b, factory: '{factory}'}}\n"
         "edges:\n  - {from: a, to: b}\n  - {from: b, to: a}\n"
         "termination: {max_turns: 4}\n"
     )
@@ -102,4 +111,4 @@ def test_an_agent_that_cannot_be_built_is_a_recorded_failed_run(tmp_path: Path) 
     assert len(errors) == 1 and errors[0].code == "FA200"
     assert "cannot build agent 'a' of graph 'unbuildable'" in errors[0].message
     assert "unbuildable.yaml" in errors[0].message
-    assert "no_such_module_here" in errors[0].message
+    assert problem in errors[0].message
