@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from flowagents.cli._app import app
 from flowagents.errors import FlowAgentsError, RunError, RunLocation, describe_error
+from flowagents.runtime._console import plain_console
 
 
 def fail(error: Exception, console: Console | None = None) -> typer.Exit:
@@ -20,7 +21,7 @@ def fail(error: Exception, console: Console | None = None) -> typer.Exit:
     An error from user code that ended a run is printed with its type and location.
     """
     code = error.code if isinstance(error, FlowAgentsError) else RunError.code
-    (console or Console(stderr=True)).print(
+    (console or plain_console(stderr=True)).print(
         f"[bold red]error[{code}][/] {escape(describe_error(error))}",
         highlight=False,
         soft_wrap=True,
@@ -84,7 +85,7 @@ def run(
     from flowagents.runtime import ConsolePrinter, Runner, new_run_id
     from flowagents.store import record_run
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = plain_console()
     store = open_cli_store(store_path) if record else None
     try:
         graph = compile_graph(graph_file)

@@ -16,6 +16,7 @@ from rich.table import Table
 from flowagents.cli._app import app
 from flowagents.cli._run_command import fail, reportable
 from flowagents.errors import FlowAgentsError, ReplayDivergenceError
+from flowagents.runtime._console import plain_console
 
 if TYPE_CHECKING:
     from flowagents.runtime import InputProvider, RunResult
@@ -114,7 +115,7 @@ def list_runs(
             _when(run.started_at),
             str(run.events),
         )
-    Console(highlight=False).print(table)
+    plain_console().print(table)
 
 
 @app.command()
@@ -127,7 +128,7 @@ def show(
     from flowagents.events import MessageSent
     from flowagents.store._verify import describe
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = plain_console()
     with open_cli_store(store_path, readonly=True) as store:
         try:
             run = store.get_run(run_id)
@@ -229,7 +230,7 @@ def resume(
     from flowagents.runtime import ConsolePrinter
     from flowagents.store import resume_run
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = plain_console()
     with open_cli_store(store_path, create=False) as store:
         try:
             result = resume_run(
@@ -277,7 +278,7 @@ def replay(
     from flowagents.runtime import ConsolePrinter
     from flowagents.store import fork_run, replay_run
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = plain_console()
     sinks = [] if quiet else [ConsolePrinter(console).sink]
     # A replay writes nothing; a fork records a new run beside the one it starts from.
     forking = from_step is not None

@@ -18,6 +18,15 @@ from flowagents.events import (
 )
 
 
+def plain_console(*, stderr: bool = False) -> Console:
+    """A console that prints text as it is: no emoji codes, no highlighting, no hard wraps.
+
+    User text (messages, run ids, paths) is escaped for markup where it is printed; this
+    keeps Rich from also turning ``:smile:`` into an emoji or colouring numbers.
+    """
+    return Console(stderr=stderr, emoji=False, highlight=False, soft_wrap=True)
+
+
 class ConsolePrinter:
     """An event sink that prints messages, selections, code results and the ending.
 
@@ -27,7 +36,7 @@ class ConsolePrinter:
     def __init__(
         self, console: Console | None = None, *, quiet_senders: Collection[str] = ()
     ) -> None:
-        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.console = console or plain_console()
         self.quiet_senders = frozenset(quiet_senders)
 
     def sink(self, event: Event) -> None:

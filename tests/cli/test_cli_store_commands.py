@@ -100,3 +100,16 @@ def test_run_ids_and_paths_with_brackets_are_printed_as_they_are(tmp_path: Path)
     assert "replay of run a[/]b matches the whole record" in replayed.stdout
     runs = json.loads(flowagents("runs", "--store", store, "--json", cwd=tmp_path).stdout)
     assert {run["run_id"] for run in runs} == {"a[/]b", "[red]abc"}
+
+
+def test_emoji_codes_in_run_ids_and_messages_are_printed_as_they_are(tmp_path: Path) -> None:
+    ran = flowagents("run", str(GRAPHS / "debate.yaml"), "-t", "say :smile: please",
+                     "--run-id", ":smile:", cwd=tmp_path)
+    listed = flowagents("runs", cwd=tmp_path)
+
+    assert ran.returncode == 0, ran.stderr
+    assert "recording run :smile:" in ran.stdout
+    assert "say :smile: please" in ran.stdout  # the task, printed as a message
+    assert ":smile:" in listed.stdout
+    assert "\N{SMILING FACE WITH SMILING EYES}" not in ran.stdout + listed.stdout
+    assert "\N{SMILING FACE WITH OPEN MOUTH AND SMILING EYES}" not in ran.stdout + listed.stdout
