@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from flowagents.errors import HumanInputNeeded, ReplayDivergenceError, StoreError
 from flowagents.runtime import EventSink, InputProvider, Interceptor, Runner, RunResult
 from flowagents.store._cache import DEFAULT_CACHE_SEED, InterceptorChain, LLMCache
-from flowagents.store._protocol import CallKind, RunRecord, RunStore, run_id_taken
+from flowagents.store._protocol import CallKind, RunRecord, RunStore
 from flowagents.store._recorder import Recorder, RecordingSink
 from flowagents.store._verify import ENDING_KINDS, ReplayVerifier, event_keys
 
@@ -113,20 +113,6 @@ def _interceptor(store: RunStore, recorder: Recorder, cache_seed: int | None) ->
     return InterceptorChain(recorder, LLMCache(store, cache_seed=cache_seed))
 
 
-def _refuse_taken(store: RunStore, run_id: str | None) -> None:
-    """Refuse a chosen run id already in ``store`` before anything runs.
-
-    Only for the message: the store refuses the run's start atomically anyway.
-    """
-    if run_id is None:
-        return
-    try:
-        store.get_run(run_id)
-    except StoreError:
-        return
-    raise run_id_taken(run_id, store.location)
-
-
 def _run_live(
     graph: CompiledGraph,
     spec: RunSpec,
@@ -172,7 +158,6 @@ def record_run(
     ``cache`` (or a ``cache_seed``) answers repeated model requests from the store's cache.
     Pass ``graph_file`` so that ``flowagents resume``/``replay`` can rebuild the run.
     """
-    _refuse_taken(store, run_id)
     if cache and cache_seed is None:
         cache_seed = DEFAULT_CACHE_SEED
     spec = RunSpec(
@@ -350,9 +335,11 @@ def replay_run(
         manifest=run.manifest,
     )
     result: RunResult | None = None
+    complete = False  # until the replay went through the whole record
     try:
         result = runner.run(spec.task, run_id=run_id)
         verifier.finish(tools_not_run=recorder.tools_not_run)
+        complete = True
     except ReplayDivergenceError as error:
         # A record that stops early (crash, failure, cancel, a pause inside a tool) matches
         # when the replay got that far.
@@ -369,12 +356,6 @@ def replay_run(
                     f"{spec.graph_hash[:12]} then, {graph.content_hash[:12]} now)"
                 )
             raise
-        return ReplayReport(
-            run_id=run_id,
-            events_checked=verifier.checked,
-            answers_replayed=recorder.replayed,
-            complete=False,
-        )
     except Exception as error:
         # A record that ends with an error matches a replay that raises the same one (type
         # and message) at the same step, the record's ending included.
@@ -384,18 +365,12 @@ def replay_run(
             verifier.finish(tools_not_run=recorder.tools_not_run)
         except ReplayDivergenceError as divergence:
             raise divergence from error
-        return ReplayReport(
-            run_id=run_id,
-            events_checked=verifier.checked,
-            answers_replayed=recorder.replayed,
-            complete=False,
-        )
     return ReplayReport(
         run_id=run_id,
         events_checked=verifier.checked,
         answers_replayed=recorder.replayed,
-        complete=True,
-        result=result,
+        complete=complete,
+        result=result if complete else None,
     )
 
 
@@ -423,7 +398,6 @@ def fork_run(
     The graph may have changed after ``from_step`` (that is the point of a what-if); a
     change that alters the recorded prefix raises ReplayDivergenceError.
     """
-    _refuse_taken(store, new_run_id)
     run = store.get_run(run_id)
     spec = run_spec(run)
     if graph is None:
