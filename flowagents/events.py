@@ -21,6 +21,7 @@ from flowagents.messages import Message
 
 __all__ = [
     "EVENT_ADAPTER",
+    "BranchesJoined",
     "CodeExecuted",
     "ErrorRaised",
     "Event",
@@ -96,6 +97,22 @@ class SpeakerSelected(_Header):
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
+class BranchesJoined(_Header):
+    """The parallel branches that fanned out at this step came back.
+
+    ``taken`` are the branches whose messages entered the conversation and ``dropped`` those
+    cancelled or left out at a ``join: any``, each named by its first node, in declared order.
+    ``join`` is the node that speaks next ("" when a branch ended the conversation). Replay,
+    resume and forks follow ``taken`` instead of racing the branches again.
+    """
+
+    kind: Literal["branches_joined"] = "branches_joined"
+    join: str = ""
+    taken: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -198,6 +215,7 @@ Event: TypeAlias = Annotated[
     | NodeLeft
     | MessageSent
     | SpeakerSelected
+    | BranchesJoined
     | ModelCalled
     | ToolCalled
     | ToolReturned
@@ -216,6 +234,7 @@ EventKind: TypeAlias = Literal[
     "node_left",
     "message",
     "speaker_selected",
+    "branches_joined",
     "model_called",
     "tool_called",
     "tool_returned",

@@ -75,6 +75,14 @@ class Interceptor(Protocol):
         """Answer the tool calls of one message."""
         ...
 
+    def recorded_join(self, step: str) -> tuple[str, ...] | None:
+        """The branches a record took at the fan-out of ``step`` (None: race them live).
+
+        The engine then waits for those branches only and cancels the others, as the
+        recorded run did, instead of letting the fastest branch win again.
+        """
+        ...
+
 
 def new_run_id() -> str:
     """A fresh run id: 12 hex digits of the time in ms, then 12 random ones.

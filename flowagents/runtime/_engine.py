@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING
 from flowagents.agents._builtin_replies import reply_to_message
 from flowagents.agents._history import to_oai_dict
 from flowagents.errors import RunError, RunLocation
-from flowagents.events import MessageSent, NodeEntered, NodeLeft, SpeakerSelected
+from flowagents.events import (
+    BranchesJoined,
+    MessageSent,
+    NodeEntered,
+    NodeLeft,
+    SpeakerSelected,
+)
 from flowagents.messages import Message
 from flowagents.models import ModelRequest
-from flowagents.runtime._context import CURRENT_STEP, StepScope
+from flowagents.runtime._context import CURRENT_STEP, RunContext, StepScope
 from flowagents.runtime._outcome import Outcome, locate_error, no_successor
 from flowagents.runtime._plan import Plan
 from flowagents.runtime._scope import Scope
@@ -268,8 +274,12 @@ class Engine:
             branches.append(branch)
             tasks.append(start_task(self._branch(branch, edge.target, source)))
         taken: Sequence[asyncio.Task[Outcome]] = tasks
+        ctx = scope.run.ctx
+        recorded = self._recorded_join(ctx, step, edges, tasks)
         try:
-            if self.plan(scope.graph).joins_any:
+            if recorded is not None:
+                taken = await self._recorded_branches(tasks, recorded)
+            elif self.plan(scope.graph).joins_any:
                 taken = await self._first_at_any_join(scope.graph, tasks)
             else:  # only join-all: no need to look at the first branch to finish
                 await asyncio.gather(*tasks)
@@ -281,9 +291,12 @@ class Engine:
         base = len(scope.transcript)
         outcomes: list[Outcome] = []
         merged: list[Message] = []
-        for branch, task in zip(branches, tasks, strict=True):
+        names: tuple[list[str], list[str]] = ([], [])  # taken, dropped
+        for edge, branch, task in zip(edges, branches, tasks, strict=True):
             if taken is not tasks and task not in taken:
+                names[1].append(edge.target)
                 continue
+            names[0].append(edge.target)
             outcomes.append(task.result())
             merged.extend(branch.transcript[base:])
             scope.add_counts(branch)
@@ -291,16 +304,71 @@ class Engine:
         # A branch that ended the conversation ends the run, whatever the others reached: the
         # first such branch in declared order, so the reason is the same on every run.
         ended = next((o for o in outcomes if o.join is None), None)
+        joins = {o.join for o in outcomes}
+        join = joins.pop() if ended is None and len(joins) == 1 else None
+        if ctx.sinks:
+            ctx.emit(
+                BranchesJoined(
+                    run_id=ctx.run_id,
+                    step=step,
+                    node=source,
+                    join=join or "",
+                    taken=tuple(names[0]),
+                    dropped=tuple(names[1]),
+                )
+            )
         if ended is not None:
             return self._restated(ended, scope)
-        joins = {o.join for o in outcomes}
-        if len(joins) == 1:
-            return Outcome("fanned_in", node=source, join=joins.pop())
+        if join is not None:
+            return Outcome("fanned_in", node=source, join=join)
         raise RunError(
             f"the branches from {source!r} ended in different places: "
             + ", ".join(o.join or o.reason for o in outcomes),
             where=RunLocation(scope.run.ctx.run_id, step, source),
         )
+
+    @staticmethod
+    def _recorded_join(
+        ctx: RunContext,
+        step: str,
+        edges: Sequence[CompiledEdge],
+        tasks: list[asyncio.Task[Outcome]],
+    ) -> list[asyncio.Task[Outcome]] | None:
+        """The branch tasks a record took at this fan-out (None: no record, or not these)."""
+        if ctx.interceptor is None:
+            return None
+        names = ctx.interceptor.recorded_join(step)
+        if names is None:
+            return None
+        by_target = {edge.target: task for edge, task in zip(edges, tasks, strict=True)}
+        if not names or any(name not in by_target for name in names):
+            return None  # the graph changed: race them, and let the record tell the difference
+        return [by_target[name] for name in names]
+
+    @staticmethod
+    async def _recorded_branches(
+        tasks: list[asyncio.Task[Outcome]], recorded: list[asyncio.Task[Outcome]]
+    ) -> Sequence[asyncio.Task[Outcome]]:
+        """Wait for the branches the record took; cancel the others, as the record did.
+
+        The record's answers come at once, so a branch that lost the race when the run was
+        recorded could win it now; the others wait (the recorder holds their calls the record
+        lacks) until they are cancelled here.
+        """
+        if len(recorded) == len(tasks):
+            await asyncio.gather(*tasks)
+            return tasks
+        await asyncio.gather(*recorded)
+        for task in tasks:
+            if task in recorded:
+                continue
+            if task.done():
+                if not task.cancelled():
+                    task.exception()  # retrieved: a dropped branch's error is not reported
+            else:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return recorded
 
     async def _first_at_any_join(
         self, graph: CompiledGraph, tasks: list[asyncio.Task[Outcome]]

@@ -79,6 +79,10 @@ class LLMCache:
         """Not cached: tools run every time."""
         return await call()
 
+    def recorded_join(self, step: str) -> tuple[str, ...] | None:
+        """None: a cache answers model requests only; branches race as they do live."""
+        return None
+
 
 class _Link(Generic[T]):
     """One interceptor of a chain, called with the rest of the chain as its ``call``.
@@ -162,6 +166,14 @@ class InterceptorChain:
         for interceptor in reversed(self.interceptors):
             handler = _Link(interceptor.tool_results, handler, step=step, node=node)
         return await handler()
+
+    def recorded_join(self, step: str) -> tuple[str, ...] | None:
+        """The first recorded join decision any interceptor of the chain has."""
+        for interceptor in self.interceptors:
+            taken = interceptor.recorded_join(step)
+            if taken is not None:
+                return taken
+        return None
 
 
 class CachedModel:

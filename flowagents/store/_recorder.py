@@ -16,23 +16,24 @@ Resume, replay and fork are all "re-execute from the start with a Recorder in fr
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import dataclasses
 import itertools
 import sys
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowagents.errors import HumanInputNeeded, ReplayDivergenceError, RunLocation
-from flowagents.events import Event
+from flowagents.events import BranchesJoined, Event
 from flowagents.messages import ToolResponse
 from flowagents.models import ModelResponse
 from flowagents.runtime._context import EventSink, current_run
 from flowagents.store._cache import direct_call
 from flowagents.store._protocol import CallKind, CallRecord, RunStore
-from flowagents.store._verify import EventKeys
+from flowagents.store._verify import EventKeys, dropped_branches
 
 if TYPE_CHECKING:
     from flowagents.execution import CodeResult
@@ -172,6 +173,10 @@ class Recorder:
     input requests the record lacks (a paused run's answer). Answers are written to ``store``
     (None: nowhere) under the id of the run being executed; ``sink`` is flushed before any
     live call, so that everything before it is durable.
+
+    ``joins`` are the record's join decisions (``recorded_joins`` of its events): the engine
+    takes the branches the record took, and a call the record lacks in a branch it dropped
+    waits, neither called nor a divergence, until the engine cancels that branch.
     """
 
     def __init__(
@@ -184,9 +189,12 @@ class Recorder:
         call_through: Collection[str] = (),
         replies: Sequence[str] = (),
         sink: RecordingSink | None = None,
+        joins: Mapping[str, BranchesJoined] | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
+        self._joins = dict(joins or {})
+        self._dropped = dropped_branches(self._joins)
         self._record = {(r.step, r.kind, r.ordinal): r for r in record}
         self._replay_filter = replay_filter
         self._strict = strict
@@ -223,6 +231,21 @@ class Recorder:
         if self.sink is not None:
             self.sink.flush()
 
+    async def _hold_if_dropped(self, step: str) -> None:
+        """In a branch the record dropped at a join, wait for the engine to cancel it.
+
+        The record has nothing for this call (the branch was cancelled before it was
+        answered); calling it live, or calling it a divergence, would let the branch run on
+        where the recorded run stopped it.
+        """
+        if self._dropped and step.startswith(self._dropped):
+            await asyncio.get_running_loop().create_future()  # resolved by nothing: cancelled
+
+    def recorded_join(self, step: str) -> tuple[str, ...] | None:
+        """The branches the record took at the fan-out of ``step``."""
+        join = self._joins.get(step)
+        return join.taken if join is not None else None
+
     def _missing(self, run_id: str, step: str, node: str, what: str) -> ReplayDivergenceError:
         return ReplayDivergenceError(
             f"the replay made {what} that the record does not have ({_DIVERGED_HINT})",
@@ -256,6 +279,7 @@ class Recorder:
             self.replayed += 1
             self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
             return response
+        await self._hold_if_dropped(step)
         if self._strict:
             raise self._missing(run_id, step, node, f"a model call (request {request_hash[:12]})")
         self._flush()
@@ -284,6 +308,7 @@ class Recorder:
             self.replayed += 1
             self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
             return str(recorded.answer["text"])
+        await self._hold_if_dropped(step)
         if self._replies:
             text = self._replies.pop(0)
         elif self._strict:
@@ -307,6 +332,7 @@ class Recorder:
             self.replayed += 1
             self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
             return CodeResult.model_validate(recorded.answer)
+        await self._hold_if_dropped(step)
         if self._strict:
             raise self._missing(run_id, step, node, "a code execution")
         self._flush()
@@ -326,6 +352,7 @@ class Recorder:
             self.replayed += 1
             self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
             return [ToolResponse.model_validate(item) for item in recorded.answer]
+        await self._hold_if_dropped(step)
         if self._strict:
             raise self._missing(run_id, step, node, "tool calls")
         self._flush()

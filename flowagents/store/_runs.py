@@ -26,7 +26,7 @@ from flowagents.runtime import EventSink, InputProvider, Interceptor, Runner, Ru
 from flowagents.store._cache import DEFAULT_CACHE_SEED, InterceptorChain, LLMCache
 from flowagents.store._protocol import CallKind, RunRecord, RunStore
 from flowagents.store._recorder import Recorder, RecordingSink
-from flowagents.store._verify import ENDING_KINDS, ReplayVerifier, event_keys
+from flowagents.store._verify import ENDING_KINDS, ReplayVerifier, event_keys, recorded_joins
 
 if TYPE_CHECKING:
     from flowagents.agents import ConversableAgent
@@ -295,6 +295,7 @@ def resume_run(
         record=store.calls(run_id),
         call_through=scripted_models(graph),
         replies=[reply] if reply is not None else [],
+        joins=recorded_joins(events[:kept]),
         sink=(
             sink := RecordingSink(
                 store, forward=sinks, run_id=run_id, recorded=event_keys(events[:kept])
@@ -323,7 +324,9 @@ def replay_run(
         graph = load_graph(run, force=True)
     recorded = store.events(run_id)
     verifier = ReplayVerifier(recorded)
-    recorder = Recorder(None, record=store.calls(run_id), strict=True)
+    recorder = Recorder(
+        None, record=store.calls(run_id), strict=True, joins=recorded_joins(recorded)
+    )
     runner = Runner(
         graph,
         agents=agents,
@@ -431,6 +434,7 @@ def fork_run(
         record=store.calls(run_id),
         replay_filter=replay_filter,
         call_through=scripted_models(graph),
+        joins=recorded_joins(events[:cut]),
         sink=(sink := RecordingSink(store, forward=sinks)),
     )
     manifest = build_manifest(graph, spec.model_copy(update={"graph_hash": graph.content_hash}))

@@ -9,11 +9,12 @@ node, and what was expected against what came.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from flowagents.errors import ReplayDivergenceError, RunLocation
 from flowagents.events import (
+    BranchesJoined,
     CodeExecuted,
     ErrorRaised,
     Event,
@@ -53,6 +54,16 @@ def event_keys(events: Sequence[Event]) -> list[tuple[str, str, int]]:
     return [key(event) for event in events]
 
 
+def recorded_joins(events: Iterable[Event]) -> dict[str, BranchesJoined]:
+    """How a record's fan-outs came back, by the step of the fan-out."""
+    return {event.step: event for event in events if isinstance(event, BranchesJoined)}
+
+
+def dropped_branches(joins: Mapping[str, BranchesJoined]) -> tuple[str, ...]:
+    """The step prefixes (``"4/search."``) of the branches a record dropped at a join."""
+    return tuple(f"{step}/{name}." for step, join in joins.items() for name in join.dropped)
+
+
 def _short(text: str, limit: int = 70) -> str:
     text = " ".join(text.split())
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
@@ -67,6 +78,8 @@ def fingerprint(event: Event) -> tuple[Any, ...]:
         return (event.node,)
     if isinstance(event, SpeakerSelected):
         return (event.node, event.choice)
+    if isinstance(event, BranchesJoined):
+        return (event.node, event.join, event.taken)
     if isinstance(event, ModelCalled):
         return (event.node, event.request_hash)
     if isinstance(event, HumanInputReceived):
@@ -94,6 +107,9 @@ def describe(event: Event) -> str:
         return f"node {event.node} speaking"
     if isinstance(event, SpeakerSelected):
         return f"{event.choice or 'nobody'} chosen to speak next"
+    if isinstance(event, BranchesJoined):
+        taken = ", ".join(event.taken) or "none"
+        return f"the branches from {event.node} joining (taken: {taken})"
     if isinstance(event, ModelCalled):
         return f"a model call by {event.node} with request {event.request_hash[:12]}"
     if isinstance(event, HumanInputReceived):
@@ -120,6 +136,9 @@ class ReplayVerifier:
         self._order = keys
         self._key = EventKeys()
         self._seen: set[tuple[str, str, int]] = set()
+        # A branch dropped at a join ran until it was cancelled: how far it gets is a race,
+        # so its events are checked where both have them, and neither side needs the rest.
+        self._dropped = dropped_branches(recorded_joins(recorded))
         self.divergence: ReplayDivergenceError | None = None
         self.checked = 0
         """How many events matched their record."""
@@ -139,6 +158,8 @@ class ReplayVerifier:
         expected = self._recorded.get(key)
         where = RunLocation(event.run_id, event.step, event.node or None)
         if expected is None:
+            if self._dropped and event.step.startswith(self._dropped):
+                return
             self._fail(f"expected nothing more here, got {describe(event)}", where)
         elif fingerprint(expected) != fingerprint(event):
             self.contradicted = event.kind not in _END_OF_RUN_KINDS
@@ -161,9 +182,9 @@ class ReplayVerifier:
 
         The events recorded inside the steps of ``tools_not_run`` (a chat a tool ran: steps
         ``S/...`` under the tool call's step ``S``) are not expected: those tools were answered
-        from the record, not run.
+        from the record, not run. Nor are those of branches dropped at a join.
         """
-        inside = tuple(f"{step}/" for step in tools_not_run)
+        inside = tuple(f"{step}/" for step in tools_not_run) + self._dropped
         for key in self._order:
             if key in self._seen or (ignore_ending and key[1] in ENDING_KINDS):
                 continue

@@ -122,3 +122,17 @@ def raiser(name: str, message: str = "boom in reply") -> ConversableAgent:
 def broken(name: str, **options: Any) -> ConversableAgent:
     """A factory that fails, as one missing a credential would."""
     raise RuntimeError(f"no credentials for {name}")
+
+
+def pausing(name: str, seconds: float) -> ConversableAgent:
+    """Replies after ``seconds`` of its own (a reply function: never answered from a record)."""
+    from flowagents.agents import Agent
+
+    made = ConversableAgent(name, llm_config=False, human_input_mode="NEVER")
+
+    async def reply(recipient: Any, messages: Any, sender: Any, config: Any) -> tuple[bool, str]:
+        await asyncio.sleep(seconds)
+        return True, f"{name} waited {seconds}s after {len(messages)} messages"
+
+    made.register_reply([Agent, None], reply)  # in a graph, the peer is the group's hub
+    return made
