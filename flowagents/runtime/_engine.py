@@ -359,15 +359,7 @@ class Engine:
             await asyncio.gather(*tasks)
             return tasks
         await asyncio.gather(*recorded)
-        for task in tasks:
-            if task in recorded:
-                continue
-            if task.done():
-                if not task.cancelled():
-                    task.exception()  # retrieved: a dropped branch's error is not reported
-            else:
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _drop_all_but(recorded, tasks)
         return recorded
 
     async def _first_at_any_join(
@@ -388,15 +380,7 @@ class Engine:
         if reached is None or graph.nodes[reached].join != "any":
             await asyncio.gather(*tasks)
             return tasks
-        for task in tasks:
-            if task is first:
-                continue
-            if task.done():
-                if not task.cancelled():
-                    task.exception()  # retrieved: a dropped branch's error is not reported
-            else:
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _drop_all_but((first,), tasks)
         return (first,)
 
     async def _branch(self, scope: Scope, start: str, source: str) -> Outcome:
@@ -500,3 +484,18 @@ class Engine:
                     recipients=(plan or self.plan(scope.graph)).recipients_of(sender),
                 )
             )
+
+
+async def _drop_all_but(
+    kept: Sequence[asyncio.Task[Outcome]], tasks: Sequence[asyncio.Task[Outcome]]
+) -> None:
+    """Cancel the branch tasks not ``kept`` (or drop them, when already done) and wait."""
+    for task in tasks:
+        if task in kept:
+            continue
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # retrieved: a dropped branch's error is not reported
+        else:
+            task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
