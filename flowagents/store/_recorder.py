@@ -33,7 +33,7 @@ from flowagents.models import ModelResponse
 from flowagents.runtime._context import EventSink, current_run
 from flowagents.store._cache import direct_call
 from flowagents.store._protocol import CallKind, CallRecord, RunStore
-from flowagents.store._verify import EventKeys, dropped_branches
+from flowagents.store._verify import EventKeys, dropped_branches, in_branches
 
 if TYPE_CHECKING:
     from flowagents.execution import CodeResult
@@ -238,7 +238,7 @@ class Recorder:
         answered); calling it live, or calling it a divergence, would let the branch run on
         where the recorded run stopped it.
         """
-        if self._dropped and step.startswith(self._dropped):
+        if in_branches(step, self._dropped):
             await asyncio.get_running_loop().create_future()  # resolved by nothing: cancelled
 
     def recorded_join(self, step: str) -> tuple[str, ...] | None:

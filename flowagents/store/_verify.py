@@ -9,6 +9,7 @@ node, and what was expected against what came.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -62,6 +63,20 @@ def recorded_joins(events: Iterable[Event]) -> dict[str, BranchesJoined]:
 def dropped_branches(joins: Mapping[str, BranchesJoined]) -> tuple[str, ...]:
     """The step prefixes (``"4/search."``) of the branches a record dropped at a join."""
     return tuple(f"{step}/{name}." for step, join in joins.items() for name in join.dropped)
+
+
+_TURN = re.compile(r"\d+(?:/|$)")
+
+
+def in_branches(step: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether ``step`` is a turn (or inside one) of a branch with one of these prefixes.
+
+    The turn number must follow the prefix: node names may hold dots, and ``"4/a."`` is not
+    a prefix of branch ``a.b``'s step ``"4/a.b.1"``.
+    """
+    return step.startswith(prefixes) and any(
+        step.startswith(prefix) and _TURN.match(step, len(prefix)) for prefix in prefixes
+    )
 
 
 def _short(text: str, limit: int = 70) -> str:
@@ -158,7 +173,7 @@ class ReplayVerifier:
         expected = self._recorded.get(key)
         where = RunLocation(event.run_id, event.step, event.node or None)
         if expected is None:
-            if self._dropped and event.step.startswith(self._dropped):
+            if in_branches(event.step, self._dropped):
                 return
             self._fail(f"expected nothing more here, got {describe(event)}", where)
         elif fingerprint(expected) != fingerprint(event):
@@ -184,11 +199,11 @@ class ReplayVerifier:
         ``S/...`` under the tool call's step ``S``) are not expected: those tools were answered
         from the record, not run. Nor are those of branches dropped at a join.
         """
-        inside = tuple(f"{step}/" for step in tools_not_run) + self._dropped
+        inside = tuple(f"{step}/" for step in tools_not_run)
         for key in self._order:
             if key in self._seen or (ignore_ending and key[1] in ENDING_KINDS):
                 continue
-            if inside and key[0].startswith(inside):
+            if (inside and key[0].startswith(inside)) or in_branches(key[0], self._dropped):
                 continue
             return key
         return None

@@ -26,6 +26,7 @@ from flowagents.store import (
     replay_run,
     resume_run,
 )
+from flowagents.store._verify import in_branches
 from flowagents.testing import LoopbackServer
 
 GRAPH = """
@@ -176,3 +177,12 @@ def test_a_fork_after_the_join_keeps_the_recorded_winner(
     assert forked.status == "waiting_for_human"
     assert race.speakers()[len(before):] == []  # the prefix is the record's
     assert [m.name for m in forked.messages] == ["user", "planner", "fast_1", "fast_2", "pick"]
+
+
+def test_a_dropped_branch_is_told_apart_from_a_node_whose_name_extends_it() -> None:
+    dropped = ("4/a.",)
+    assert in_branches("4/a.1", dropped)
+    assert in_branches("4/a.12/team.3", dropped)
+    assert not in_branches("4/a.b.1", dropped)  # branch "a.b", a node name with a dot
+    assert not in_branches("14/a.1", dropped)
+    assert in_branches("4/a.b.1", ("4/a.b.",))
