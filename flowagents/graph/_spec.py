@@ -109,7 +109,9 @@ class EdgeSpec(_Spec):
     guard: Guard | None = None
     """Condition for taking the edge; absent means always allowed."""
     label: str | None = None
-    """Short text shown on pictures and in traces."""
+    """Short text for pictures of the graph (``CompiledEdge.label``, ``to_networkx()``). A trace
+    needs no copy of it: a ``node_entered`` event names the edge it came by through ``via``
+    and ``node``."""
     parallel: bool = False
     """Part of a fan-out: all parallel edges of a node are taken together."""
     max_traversals: int | None = Field(default=None, ge=1)
