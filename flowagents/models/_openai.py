@@ -22,6 +22,7 @@ import openai
 from openai.resources.chat.completions import AsyncCompletions
 
 from flowagents.errors import (
+    ConfigError,
     ModelAuthError,
     ModelError,
     ModelRequestError,
@@ -129,8 +130,8 @@ class OpenAIChatModel:
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_API_KEY
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self._base_url = url.rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max_retries
+        self.timeout = _checked_timeout(timeout, where=self._where())
+        self.max_retries = _checked_retries(max_retries, where=self._where())
         self.stream = stream
         named = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
         self.params: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
@@ -145,6 +146,9 @@ class OpenAIChatModel:
         self._clients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, openai.AsyncOpenAI]
         ] = weakref.WeakKeyDictionary()
+
+    def _where(self) -> str:
+        return f"model {self._model} at {self._base_url}"
 
     @property
     def model(self) -> str:
@@ -296,6 +300,22 @@ class OpenAIChatModel:
         else:
             message = f"{type(exc).__name__}: {exc}"
         return ModelResponseError(message, endpoint=endpoint, model=model)
+
+
+def _checked_timeout(value: object, *, where: str) -> float | None:
+    """``value`` as a timeout in seconds; a graph file's ``params`` reach us unchecked."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise ConfigError(f"timeout must be a positive number of seconds, got {value!r}", where=where)
+
+
+def _checked_retries(value: object, *, where: str) -> int:
+    """``value`` as the SDK's ``max_retries``, which fails only at the first call otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ConfigError(f"max_retries must be a whole number >= 0, got {value!r}", where=where)
 
 
 def _status_error(

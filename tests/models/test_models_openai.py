@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from flowagents.errors import (
+    ConfigError,
     ModelAuthError,
     ModelRequestError,
     ModelResponseError,
@@ -263,6 +264,26 @@ def test_an_error_object_mid_stream_is_a_model_response_error(stream: bool) -> N
         run(model_for(server, stream=stream), ask())
     assert "the model crashed" in str(caught.value)
     assert server.base_url in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"timeout": "soon"}, "timeout must be a positive number of seconds, got 'soon'"),
+        ({"timeout": 0}, "timeout must be a positive number of seconds, got 0"),
+        ({"timeout": True}, "timeout must be a positive number of seconds, got True"),
+        ({"max_retries": -1}, "max_retries must be a whole number >= 0, got -1"),
+        ({"max_retries": "2"}, "max_retries must be a whole number >= 0, got '2'"),
+    ],
+)
+def test_a_bad_timeout_or_max_retries_is_a_config_error_at_once(
+    options: dict[str, Any], why: str
+) -> None:
+    # A graph file's params reach the constructor unchecked: fail there, not at the
+    # first call with a TypeError from inside the SDK.
+    with pytest.raises(ConfigError, match=why) as caught:
+        OpenAIChatModel("gpt-x", base_url="http://127.0.0.1:9/v1", **options)
+    assert "model gpt-x at http://127.0.0.1:9/v1" in str(caught.value)
 
 
 def test_an_error_object_in_a_200_body_is_named_in_the_error() -> None:
