@@ -22,6 +22,7 @@ import openai
 from openai.resources.chat.completions import AsyncCompletions
 
 from flowagents.errors import (
+    ConfigError,
     ModelAuthError,
     ModelError,
     ModelRequestError,
@@ -129,8 +130,8 @@ class OpenAIChatModel:
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_API_KEY
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self._base_url = url.rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max_retries
+        self.timeout = _checked_timeout(timeout, where=self._where())
+        self.max_retries = _checked_retries(max_retries, where=self._where())
         self.stream = stream
         named = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
         self.params: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
@@ -145,6 +146,9 @@ class OpenAIChatModel:
         self._clients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, openai.AsyncOpenAI]
         ] = weakref.WeakKeyDictionary()
+
+    def _where(self) -> str:
+        return f"model {self._model} at {self._base_url}"
 
     @property
     def model(self) -> str:
@@ -257,12 +261,12 @@ class OpenAIChatModel:
 
     async def _complete_streamed(self, kwargs: dict[str, Any]) -> ModelResponse:
         client = await self._sdk()
-        chunks: list[dict[str, Any]] = []
+        chunks: list[object] = []
         try:
             stream = await client.chat.completions.create(**kwargs, stream=True)
             async with stream:
                 async for chunk in stream:
-                    chunks.append(chunk.to_dict() if isinstance(chunk, openai.BaseModel) else chunk)
+                    chunks.append(_chunk_data(chunk))
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
         except ValueError as exc:  # a data: line that is not JSON
@@ -296,6 +300,22 @@ class OpenAIChatModel:
         else:
             message = f"{type(exc).__name__}: {exc}"
         return ModelResponseError(message, endpoint=endpoint, model=model)
+
+
+def _checked_timeout(value: object, *, where: str) -> float | None:
+    """``value`` as a timeout in seconds; a graph file's ``params`` reach us unchecked."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise ConfigError(f"timeout must be a positive number of seconds, got {value!r}", where=where)
+
+
+def _checked_retries(value: object, *, where: str) -> int:
+    """``value`` as the SDK's ``max_retries``, which fails only at the first call otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ConfigError(f"max_retries must be a whole number >= 0, got {value!r}", where=where)
 
 
 def _status_error(
@@ -337,9 +357,55 @@ def _usage(data: Mapping[str, Any], model: str) -> Usage:
     answered_by = data.get("model")
     return Usage(
         model=answered_by if isinstance(answered_by, str) and answered_by else model,
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=_tokens(usage.get("prompt_tokens")),
+        completion_tokens=_tokens(usage.get("completion_tokens")),
     )
+
+
+def _tokens(value: object) -> int:
+    """A token count as servers send it (int, float or numeric text); 0 when it is none.
+
+    Usage is bookkeeping: a count that is not a number must not fail a usable answer.
+    """
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int | float):
+        return max(0, int(value))
+    if isinstance(value, str):
+        try:
+            return max(0, int(float(value)))
+        except ValueError:
+            return 0
+    return 0
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _object(value: object, what: str) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object; otherwise the answer is malformed."""
+    if not isinstance(value, Mapping):
+        raise _Malformed(f"{what} is {_kind(value)}, not an object")
+    return value
+
+
+def _items(value: object, what: str) -> list[Any]:
+    """``value`` when it is a JSON array (missing or null: empty); otherwise malformed."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Malformed(f"{what} is {_kind(value)}, not a list")
+    return value
+
+
+def _name(function: Mapping[str, Any], what: str) -> str:
+    name = function.get("name")
+    if name is None:
+        return ""
+    if not isinstance(name, str):
+        raise _Malformed(f"{what}: function name is {_kind(name)}, not a string")
+    return name
 
 
 def _content(value: object) -> str | list[dict[str, Any]] | None:
@@ -363,23 +429,24 @@ def _parse_completion(data: object, model: str) -> ModelResponse:
     if not isinstance(raw, Mapping):
         raise _Malformed("the first choice has no message")
     calls: list[ToolCall] = []
-    for index, call in enumerate(raw.get("tool_calls") or []):
-        if not isinstance(call, Mapping):
-            raise _Malformed(f"tool call {index} is not an object")
-        function = call.get("function") or {}
+    for index, call in enumerate(_items(raw.get("tool_calls"), "tool_calls")):
+        what = f"tool call {index}"
+        call = _object(call, what)
+        function = _object(call.get("function") or {}, f"{what}: function")
         calls.append(
             ToolCall(
                 id=str(call.get("id") or f"call_{index}"),
-                name=str(function.get("name") or ""),
+                name=_name(function, what),
                 arguments=arguments_text(function.get("arguments")) or "{}",
             )
         )
     legacy = raw.get("function_call")
-    if not calls and isinstance(legacy, Mapping):
+    if not calls and legacy is not None:
+        legacy = _object(legacy, "function_call")
         calls.append(
             ToolCall(
                 id="call_0",
-                name=str(legacy.get("name") or ""),
+                name=_name(legacy, "function_call"),
                 arguments=arguments_text(legacy.get("arguments")) or "{}",
             )
         )
@@ -392,7 +459,16 @@ def _parse_completion(data: object, model: str) -> ModelResponse:
     )
 
 
-def _assemble_stream(chunks: list[dict[str, Any]], model: str) -> ModelResponse:
+def _chunk_data(chunk: object) -> object:
+    """A streamed chunk as the plain JSON data the server sent."""
+    if isinstance(chunk, openai.BaseModel):
+        # The SDK builds chunks without validation; a field of the wrong type is garbage
+        # for _assemble_stream to name, not a serializer warning.
+        return chunk.to_dict(warnings=False)
+    return chunk
+
+
+def _assemble_stream(chunks: list[object], model: str) -> ModelResponse:
     """One ModelResponse from streamed chunks: content joined, tool-call deltas merged."""
     content: list[str] = []
     refusal: list[str] = []
@@ -405,16 +481,16 @@ def _assemble_stream(chunks: list[dict[str, Any]], model: str) -> ModelResponse:
             raise _Malformed(f"a streamed chunk is {type(chunk).__name__}, not a JSON object")
         # Usage comes in the last chunk, and only when the request asked for it.
         summary.update({key: chunk[key] for key in ("model", "usage") if chunk.get(key)})
-        for choice in chunk.get("choices") or []:
+        for choice in _items(chunk.get("choices"), "choices"):
             if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
                 continue
             seen_choice = True
-            delta = choice.get("delta") or {}
+            delta = _object(choice.get("delta") or {}, "delta")
             if isinstance(delta.get("content"), str):
                 content.append(delta["content"])
             if isinstance(delta.get("refusal"), str):
                 refusal.append(delta["refusal"])
-            for position, call in enumerate(delta.get("tool_calls") or []):
+            for position, call in enumerate(_items(delta.get("tool_calls"), "tool_calls")):
                 _merge_call_delta(calls, call, position)
             if choice.get("finish_reason"):
                 finish = str(choice["finish_reason"])
@@ -439,18 +515,18 @@ def _answer(
 
 
 def _merge_call_delta(calls: dict[int, dict[str, str]], call: object, position: int) -> None:
-    if not isinstance(call, Mapping):
-        return
-    index = call.get("index")
-    slot = calls.setdefault(
-        index if isinstance(index, int) else position, {"id": "", "name": "", "arguments": ""}
-    )
+    index = call.get("index") if isinstance(call, Mapping) else None
+    key = index if isinstance(index, int) else position
+    what = f"tool call {key}"
+    call = _object(call, what)
+    slot = calls.setdefault(key, {"id": "", "name": "", "arguments": ""})
     if call.get("id"):
         slot["id"] = str(call["id"])
-    function = call.get("function") or {}
+    function = _object(call.get("function") or {}, f"{what}: function")
     # The name comes once (some servers repeat it in every delta); arguments come in pieces.
-    if function.get("name") and not slot["name"]:
-        slot["name"] = str(function["name"])
+    name = _name(function, what)
+    if name and not slot["name"]:
+        slot["name"] = name
     arguments = function.get("arguments")
     if isinstance(arguments, str):
         slot["arguments"] += arguments

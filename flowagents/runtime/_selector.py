@@ -3,7 +3,8 @@
 With a model ("auto"), the answer is constrained to exactly the candidates' names by the
 strongest mechanism the endpoint supports: a JSON-schema enum in structured output, a forced
 tool call with that enum, ``json_object`` with the schema in the prompt, or plain text checked
-against the names. A mechanism an endpoint rejects (400/422) is remembered for that endpoint.
+against the names. A mechanism an endpoint rejects (400/422) is remembered for that endpoint
+once a weaker one is accepted.
 """
 
 from __future__ import annotations
@@ -364,6 +365,10 @@ class SpeakerSelector:
         selection = Selection(choice=None, method="auto")
         mechanisms = self._mechanisms()
         conversation = list(base)
+        # Refusals are remembered only once a weaker mechanism is accepted: a 400 about the
+        # request itself (a conversation too long for the model) refuses every mechanism,
+        # and must not mark the endpoint as unable to do structured output from then on.
+        refusals: list[tuple[Mechanism, ModelRequestError]] = []
         attempt = 0
         while attempt <= self.max_retries:
             mechanism = mechanisms[0]
@@ -372,10 +377,13 @@ class SpeakerSelector:
                 response = await context.call_model(self.client, request, purpose="select")
             except ModelRequestError as exc:
                 if exc.status in (400, 422) and mechanism != "text":
-                    self._remember_rejection(mechanism, exc)
+                    refusals.append((mechanism, exc))
                     mechanisms = mechanisms[1:] or ["text"]
                     continue
                 raise
+            for refused, rejection in refusals:
+                self._remember_rejection(refused, rejection)
+            refusals.clear()
             selection.method = f"auto:{mechanism}"
             selection.prompt_tokens += response.usage.prompt_tokens
             selection.completion_tokens += response.usage.completion_tokens

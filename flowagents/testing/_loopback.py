@@ -176,6 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         try:
             number, reply = owner._next_reply(body)
+            if isinstance(reply, Mapping) and "chunks" in reply:
+                self._stream_raw(body, reply["chunks"])
+                return
             if isinstance(reply, Mapping) and ("choices" in reply or "error" in reply):
                 full = dict(reply)
                 message = _first_message(full)
@@ -189,7 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"x-should-retry": "false"}
             self._send_json(500, error_body(f"loopback script: {exc}", 500), headers)
             return
-        if body.get("stream"):
+        if body.get("stream") and full is not None and "error" in full:
+            # A server failing mid-stream (llama.cpp, vLLM) sends the error as an event.
+            self._send_events([full])
+        elif body.get("stream"):
             self._stream(body, message, number)
         elif full is not None:
             self._send_json(200, full)
@@ -197,12 +203,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, completion_body(body, message, number, usage=owner.usage))
 
     def _stream(self, body: dict[str, Any], message: dict[str, Any], number: int) -> None:
+        self._send_events(stream_chunks(body, message, number, usage=self.server.owner.usage))
+
+    def _stream_raw(self, body: dict[str, Any], chunks: object) -> None:
+        """Send a ``{"chunks": [...]}`` reply's chunks as they are (streamed requests only)."""
+        if not body.get("stream") or not isinstance(chunks, list):
+            message = "a chunks reply answers only a streamed request, with a list of chunks"
+            headers = {"x-should-retry": "false"}
+            self._send_json(500, error_body(f"loopback script: {message}", 500), headers)
+            return
+        self._send_events(chunks)
+
+    def _send_events(self, chunks: Iterable[object]) -> None:
+        """Answer 200 with each chunk as an SSE ``data:`` event, then ``data: [DONE]``."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        chunks = stream_chunks(body, message, number, usage=self.server.owner.usage)
         events = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks]
         events.append("data: [DONE]\n\n")
         for event in events:
@@ -238,9 +256,10 @@ class LoopbackServer:
     """An OpenAI-compatible server on ``127.0.0.1`` (a free port) for tests.
 
     ``replies`` is a list answered in order (text; a dict with ``content`` and/or
-    ``tool_calls``, each call either ``{"name", "arguments"}`` or the OpenAI form; or a full
-    ``chat.completion`` body with ``choices``, sent as it is) or a function of the parsed
-    request body returning one of those. Without replies the server echoes the last message.
+    ``tool_calls``, each call either ``{"name", "arguments"}`` or the OpenAI form; a full
+    ``chat.completion`` body with ``choices``, sent as it is; or ``{"chunks": [...]}``, the
+    chunks of a streamed answer, sent as they are) or a function of the parsed request body
+    returning one of those. Without replies the server echoes the last message.
     ``api_key`` makes it answer 401 to any other key; ``usage=False`` leaves ``usage`` out.
 
     Use it as a context manager, or call ``start()`` and ``stop()``::

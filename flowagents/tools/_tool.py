@@ -86,7 +86,7 @@ class Tool:
     parameter.
     """
 
-    __slots__ = ("_plan", "description", "function", "is_async", "name")
+    __slots__ = ("_plan", "description", "function", "is_async", "name", "timeout")
 
     def __init__(
         self,
@@ -95,12 +95,14 @@ class Tool:
         name: str,
         description: str,
         plan: ArgumentsPlan,
+        timeout: float | None = None,
     ) -> None:
         self.function = function
         self.name = name
         self.description = description
         self.is_async = _is_async_callable(function)
         self._plan = plan
+        self.timeout = timeout
 
     @classmethod
     def from_function(
@@ -108,11 +110,14 @@ class Tool:
         function: Callable[..., Any],
         name: str | None = None,
         description: str | None = None,
+        timeout: float | None = None,
     ) -> Tool:
         """Wrap ``function``; ``name`` defaults to its ``__name__``, ``description`` to its doc.
 
-        Raises ConfigError when the name is not a valid OpenAI function name or the
-        signature cannot be turned into a JSON Schema.
+        ``timeout`` (seconds) bounds every call of the tool, also where the caller gives
+        none (a run's tool calls). Raises ConfigError when the name is not a valid OpenAI
+        function name, the timeout is not positive, or the signature cannot be turned into
+        a JSON Schema.
         """
         if not callable(function):
             raise ConfigError(f"a tool must be callable, got {type(function).__name__}")
@@ -122,9 +127,15 @@ class Tool:
                 f"invalid tool name {tool_name!r}: use 1-64 letters, digits, '_' or '-'",
                 where=function_location(function),
             )
+        if timeout is not None and not timeout > 0:
+            raise ConfigError(
+                f"tool {tool_name!r}: timeout must be a positive number of seconds, "
+                f"got {timeout!r}",
+                where=function_location(function),
+            )
         plan = build_arguments_plan(function, tool_name)
         text = description if description is not None else describe_callable(function)
-        return cls(function, name=tool_name, description=text, plan=plan)
+        return cls(function, name=tool_name, description=text, plan=plan, timeout=timeout)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -157,9 +168,13 @@ class Tool:
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - a scope cannot abandon a sync thread
     ) -> ToolOutcome:
-        """Validate ``arguments_json`` and run the function; failures become error outcomes."""
+        """Validate ``arguments_json`` and run the function; failures become error outcomes.
+
+        The call is bounded by ``timeout`` and the tool's own, whichever is shorter.
+        """
         started = time.perf_counter()
-        outcome = await self._call(arguments_json, timeout)
+        limits = [limit for limit in (timeout, self.timeout) if limit is not None]
+        outcome = await self._call(arguments_json, min(limits) if limits else None)
         return outcome.model_copy(update={"duration_s": time.perf_counter() - started})
 
     async def _call(self, arguments_json: str, limit: float | None) -> ToolOutcome:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from flowagents.errors import (
+    ConfigError,
     ModelAuthError,
     ModelRequestError,
     ModelResponseError,
@@ -206,6 +207,83 @@ def test_unusable_completions_raise_model_response_error(body: dict[str, Any], w
         run(model_for(server), ask())
     assert caught.value.endpoint == server.base_url
     assert caught.value.model == "gpt-x"
+
+
+def _message(message: Any) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+
+
+def _chunks(*deltas: Any) -> dict[str, Any]:
+    return {"chunks": [{"choices": [{"index": 0, "delta": d}]} for d in deltas]}
+
+
+@pytest.mark.parametrize(
+    ("stream", "reply", "why"),
+    [
+        (False, _message({"tool_calls": [{"id": "a", "function": "lookup"}]}), "tool call 0"),
+        (False, _message({"tool_calls": "lookup"}), "tool_calls is str"),
+        (False, _message({"tool_calls": [{"function": {"name": ["x"]}}]}), "name is list"),
+        (False, _message({"content": None, "function_call": "lookup"}), "function_call"),
+        (True, _chunks("text"), "delta is str"),
+        (True, _chunks({"tool_calls": [{"index": 0, "function": "x"}]}), "tool call 0"),
+        (True, _chunks({"tool_calls": "x"}), "tool_calls is str"),
+        (True, {"chunks": [{"choices": "x"}]}, "choices is str"),
+        (True, {"chunks": [{"choices": [{"index": 0, "delta": {}}]}, "text"]}, "str"),
+    ],
+)
+def test_garbage_inside_an_answer_is_a_model_response_error(
+    stream: bool, reply: dict[str, Any], why: str
+) -> None:
+    with (
+        LoopbackServer([reply]) as server,
+        pytest.raises(ModelResponseError, match=why) as caught,
+    ):
+        run(model_for(server, stream=stream), ask(tools=TOOLS))
+    assert caught.value.endpoint == server.base_url
+    assert caught.value.model == "gpt-x"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_token_counts_that_are_not_numbers_count_as_zero(stream: bool) -> None:
+    usage = {"prompt_tokens": "many", "completion_tokens": "7", "total_tokens": [1]}
+    if stream:
+        delta = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+        reply: dict[str, Any] = {"chunks": [delta, {"choices": [], "usage": usage}]}
+    else:
+        reply = {**_message({"content": "hi"}), "usage": usage}
+    with LoopbackServer([reply]) as server:
+        response = run(model_for(server, stream=stream), ask())
+    assert response.message.content == "hi"
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (0, 7)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_error_object_mid_stream_is_a_model_response_error(stream: bool) -> None:
+    body = {"error": {"message": "the model crashed", "type": "server_error"}}
+    with LoopbackServer([body]) as server, pytest.raises(ModelResponseError) as caught:
+        run(model_for(server, stream=stream), ask())
+    assert "the model crashed" in str(caught.value)
+    assert server.base_url in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"timeout": "soon"}, "timeout must be a positive number of seconds, got 'soon'"),
+        ({"timeout": 0}, "timeout must be a positive number of seconds, got 0"),
+        ({"timeout": True}, "timeout must be a positive number of seconds, got True"),
+        ({"max_retries": -1}, "max_retries must be a whole number >= 0, got -1"),
+        ({"max_retries": "2"}, "max_retries must be a whole number >= 0, got '2'"),
+    ],
+)
+def test_a_bad_timeout_or_max_retries_is_a_config_error_at_once(
+    options: dict[str, Any], why: str
+) -> None:
+    # A graph file's params reach the constructor unchecked: fail there, not at the
+    # first call with a TypeError from inside the SDK.
+    with pytest.raises(ConfigError, match=why) as caught:
+        OpenAIChatModel("gpt-x", base_url="http://127.0.0.1:9/v1", **options)
+    assert "model gpt-x at http://127.0.0.1:9/v1" in str(caught.value)
 
 
 def test_an_error_object_in_a_200_body_is_named_in_the_error() -> None:

@@ -11,7 +11,7 @@ import pytest
 from runtime_helpers import agent, ending, of_kind, speakers
 
 from flowagents import GroupChat, GroupChatManager, Runner, UserProxyAgent, observe
-from flowagents.errors import SelectorError
+from flowagents.errors import ModelRequestError, SelectorError
 from flowagents.events import Event, SpeakerSelected
 from flowagents.graph import ModelSpec, SelectorSpec, TerminationSpec, graph_from_transitions
 from flowagents.models import FallbackModel, ModelClient, OpenAIChatModel
@@ -298,6 +298,27 @@ def test_a_rejection_is_remembered_for_the_config_entry_that_refused() -> None:
         first, _ = _three_way(unavailable)
         first.run("go")
         assert [_mechanism(r.body) for r in unavailable.requests[2:]] == ["json_schema"]
+
+
+def test_a_rejection_of_every_mechanism_is_not_remembered_as_unsupported() -> None:
+    # A 400 that is about the conversation (too long), not about the mechanism: every
+    # mechanism is refused, the run fails, and the endpoint keeps its structured output.
+    too_long = Fault(status=400, message="This model's maximum context length is 8192 tokens")
+    with LoopbackServer(_answer) as server:
+        server.inject(*[too_long] * 4)
+        failing, events = _three_way(server)
+        with pytest.raises(ModelRequestError, match="maximum context length"):
+            failing.run("go")
+        assert ending(events) == ("error", "failed")
+        refused = [_mechanism(r.body) for r in server.requests]
+        assert refused == ["json_schema", "tool", "json_object", "text"]
+        again, again_events = _three_way(server)
+        again.run("go")
+        retried = [_mechanism(r.body) for r in server.requests[len(refused) :]]
+
+    assert retried == ["json_schema"]
+    (selected,) = of_kind(again_events, SpeakerSelected)
+    assert (selected.choice, selected.method) == ("c", "auto:json_schema")
 
 
 def test_refusal_text_is_the_recorded_raw_answer() -> None:

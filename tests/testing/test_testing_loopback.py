@@ -203,6 +203,33 @@ def test_streaming_sends_sse_chunks_with_tool_call_deltas_and_done() -> None:
     assert chunks[-1]["usage"]["prompt_tokens"] == 2
 
 
+def _events(raw: bytes) -> list[Any]:
+    """The ``data:`` payloads of an SSE body, JSON-decoded up to ``[DONE]``."""
+    events = [line for line in raw.decode().split("\n\n") if line]
+    assert all(event.startswith("data: ") for event in events)
+    assert events[-1] == "data: [DONE]"
+    return [json.loads(event[len("data: ") :]) for event in events[:-1]]
+
+
+def test_chunks_replies_are_streamed_as_they_are() -> None:
+    chunks: list[Any] = [{"choices": [{"delta": "not an object"}]}, ["odd"], {"usage": None}]
+    with LoopbackServer([{"chunks": chunks}, {"chunks": chunks}]) as server:
+        status, headers, raw = post(server, chat(stream=True))
+        unstreamed, _, refusal = post(server, chat())
+    assert (status, headers["Content-Type"]) == (200, "text/event-stream")
+    assert _events(raw) == chunks
+    assert unstreamed == 500
+    assert "only a streamed request" in json.loads(refusal)["error"]["message"]
+
+
+def test_an_error_body_to_a_streamed_request_is_an_error_event() -> None:
+    error = {"error": {"message": "the model crashed", "type": "server_error"}}
+    with LoopbackServer([error]) as server:
+        status, _, raw = post(server, chat(stream=True))
+    assert status == 200
+    assert _events(raw) == [error]
+
+
 def test_unknown_profile_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown profile"):
         LoopbackServer(profile="vllm")  # type: ignore[arg-type]

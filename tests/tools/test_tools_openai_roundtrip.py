@@ -8,8 +8,12 @@ import json
 from typing import Annotated, Any
 
 import openai
+import pytest
 from pydantic import BaseModel
 
+from flowagents import AssistantAgent, UserProxyAgent, observe
+from flowagents.errors import ConfigError
+from flowagents.events import Event, ToolReturned
 from flowagents.messages import Message, ToolResponse, messages_to_openai
 from flowagents.testing import LoopbackServer
 from flowagents.tools import Tool, execute_tool_calls
@@ -88,3 +92,58 @@ def test_schemas_reach_the_server_and_scripted_calls_execute() -> None:
     assert [m["tool_call_id"] for m in tool_messages] == [c.id for c in assistant.tool_calls or []]
     assert [m["content"] for m in tool_messages] == [r.content for r in responses]
     assert final == "It is 21 degrees; 2+3=5."
+
+
+def test_a_tools_own_timeout_bounds_its_calls_in_a_run() -> None:
+    # A run passes no timeout to its tool calls: a hanging tool is bounded by its own.
+    async def fetch(url: str) -> str:
+        """Fetch a page (this one never answers)."""
+        await asyncio.Event().wait()
+        return url
+
+    tool = Tool.from_function(fetch, timeout=0.2)
+    call = {"tool_calls": [{"name": "fetch", "arguments": {"url": "http://x"}}]}
+    with LoopbackServer(replies=[call, "The page did not load. TERMINATE"]) as server:
+        config = {
+            "config_list": [{"model": "m", "base_url": server.base_url, "api_key": "k"}],
+            "tools": [tool.to_openai()],
+        }
+        assistant = AssistantAgent("assistant", llm_config=config)
+        user = UserProxyAgent(
+            "user",
+            human_input_mode="NEVER",
+            code_execution_config=False,
+            function_map={"fetch": tool},
+        )
+        events: list[Event] = []
+        with observe(events.append):
+            user.initiate_chat(assistant, message="fetch x", silent=True, max_turns=2)
+        second = server.requests[1].body
+
+    expected = "Error: tool 'fetch' timed out after 0.2 s; the call was cancelled"
+    (returned,) = [event for event in events if isinstance(event, ToolReturned)]
+    assert (returned.tool, returned.content, returned.is_error) == ("fetch", expected, True)
+    assert second is not None
+    assert second["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_1_0",
+        "content": expected,
+    }
+
+
+def test_the_shorter_of_a_tools_and_a_callers_timeout_applies() -> None:
+    async def wait() -> str:
+        """Wait forever."""
+        await asyncio.Event().wait()
+        return "never"
+
+    def outcome(tool_limit: float | None, call_limit: float | None) -> str:
+        tool = Tool.from_function(wait, timeout=tool_limit)
+        return asyncio.run(tool.call("{}", timeout=call_limit)).content
+
+    assert outcome(0.1, None).endswith("timed out after 0.1 s; the call was cancelled")
+    assert outcome(None, 0.1).endswith("timed out after 0.1 s; the call was cancelled")
+    assert outcome(0.1, 60).endswith("timed out after 0.1 s; the call was cancelled")
+    assert outcome(60, 0.1).endswith("timed out after 0.1 s; the call was cancelled")
+    with pytest.raises(ConfigError, match="timeout"):
+        Tool.from_function(wait, timeout=0)
