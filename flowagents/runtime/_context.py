@@ -387,12 +387,10 @@ class RunContext:
         async def live() -> list[ToolResponse]:
             return await execute_tool_calls(calls, tools, on_result=timed)
 
-        if self.interceptor is not None:
-            responses = await self.interceptor.tool_results(live, step=scope.step, node=scope.node)
-        else:
-            responses = await live()
         if self.sinks:
-            for call, response in zip(calls, responses, strict=False):
+            # Before the tools run: a run cancelled, or killed, while a tool hangs keeps the
+            # calls in its record.
+            for call in calls:
                 self.emit(
                     ToolCalled(
                         run_id=self.run_id,
@@ -403,6 +401,12 @@ class RunContext:
                         arguments=call.arguments,
                     )
                 )
+        if self.interceptor is not None:
+            responses = await self.interceptor.tool_results(live, step=scope.step, node=scope.node)
+        else:
+            responses = await live()
+        if self.sinks:
+            for call, response in zip(calls, responses, strict=False):
                 self.emit(
                     ToolReturned(
                         run_id=self.run_id,

@@ -53,9 +53,9 @@ EXPECTED: dict[str, list[str]] = {
         "user (to student):",
         "Solve x^2 - 5x + 6 = 0.",
         "tool call ask_expert",
+        "CALLING TOOL ask_expert",  # announced before the tool runs, as AutoGen does
         "expert_proxy (to expert):",
         "expert (to expert_proxy):",
-        "CALLING TOOL ask_expert",
         "tool result Factor it: (x - 2)(x - 3) = 0, so the roots are x = 2 and x = 3.",
         "Summary: The roots are 2 and 3: factor the polynomial.",
     ],
