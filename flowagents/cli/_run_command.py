@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from flowagents.cli._app import app
 from flowagents.errors import FlowAgentsError, RunError, RunLocation, describe_error
-from flowagents.runtime._console import plain_console
+from flowagents.runtime._console import plain_console, printable
 
 
 def fail(error: Exception, console: Console | None = None) -> typer.Exit:
@@ -22,7 +21,7 @@ def fail(error: Exception, console: Console | None = None) -> typer.Exit:
     """
     code = error.code if isinstance(error, FlowAgentsError) else RunError.code
     (console or plain_console(stderr=True)).print(
-        f"[bold red]error[{code}][/] {escape(describe_error(error))}",
+        f"[bold red]error[{code}][/] {printable(describe_error(error))}",
         highlight=False,
         soft_wrap=True,
     )
@@ -94,7 +93,7 @@ def run(
         if store is not None:
             run_id = run_id or new_run_id()
             if not as_json:
-                console.print(f"recording run {escape(run_id)} in {escape(store.location)}")
+                console.print(f"recording run {printable(run_id)} in {printable(store.location)}")
             result = record_run(
                 store,
                 graph,

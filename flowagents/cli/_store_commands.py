@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from flowagents.cli._app import app
 from flowagents.cli._run_command import fail, reportable
 from flowagents.errors import FlowAgentsError, ReplayDivergenceError
-from flowagents.runtime._console import plain_console
+from flowagents.runtime._console import plain_console, printable
 
 if TYPE_CHECKING:
     from flowagents.runtime import InputProvider, RunResult
@@ -65,16 +64,16 @@ def input_provider(non_interactive: bool) -> InputProvider | None:
 def print_outcome(console: Console, result: RunResult) -> None:
     """The last lines of run, resume and fork."""
     console.print(
-        f"[bold]run {escape(result.run_id)}[/]: {result.status} ({escape(result.reason)}) after "
-        f"{len(result.messages)} messages"
+        f"[bold]run {printable(result.run_id)}[/]: {result.status} "
+        f"({printable(result.reason)}) after {len(result.messages)} messages"
     )
     if result.status == "waiting_for_human":
         console.print(
-            f"waiting for human input ({escape(result.detail or result.last_node or '')}); "
-            f"answer with: flowagents resume {escape(result.run_id)} --reply \"...\""
+            f"waiting for human input ({printable(result.detail or result.last_node or '')}); "
+            f"answer with: flowagents resume {printable(result.run_id)} --reply \"...\""
         )
     elif result.summary:
-        console.print(f"[bold]result:[/] {escape(result.summary)}")
+        console.print(f"[bold]result:[/] {printable(result.summary)}")
 
 
 def _when(ts: float | None) -> str:
@@ -111,7 +110,7 @@ def list_runs(
     table.add_column("events", no_wrap=True, justify="right")
     for run in runs:
         table.add_row(
-            *map(escape, (run.run_id, run.graph, run.status, run.reason)),
+            *map(printable, (run.run_id, run.graph, run.status, run.reason)),
             _when(run.started_at),
             str(run.events),
         )
@@ -136,22 +135,27 @@ def show(
         except FlowAgentsError as error:
             raise fail(error) from None
     console.print(
-        f"[bold]run {escape(run.run_id)}[/] graph {escape(run.graph)}: {escape(run.status)}"
-        + (f" ({escape(run.reason)})" if run.reason else "")
+        f"[bold]run {printable(run.run_id)}[/] graph {printable(run.graph)}: "
+        f"{printable(run.status)}"
+        + (f" ({printable(run.reason)})" if run.reason else "")
         + f", started {_when(run.started_at)}, {run.events} events"
     )
     if run.task is not None:
-        console.print(f"task: {escape(run.task)}")
+        console.print(f"task: {printable(run.task)}")
     for event in recorded:
         if isinstance(event, MessageSent):
             speaker = event.sender or event.message.name or event.message.role
-            console.print(f"\n[dim]{escape(event.step)}[/] [bold yellow]{escape(speaker)}[/]:")
+            console.print(
+                f"\n[dim]{printable(event.step)}[/] [bold yellow]{printable(speaker)}[/]:"
+            )
             if event.message.text:
-                console.print(escape(event.message.text))
+                console.print(printable(event.message.text))
             for call in event.message.tool_calls or ():
-                console.print(f"[green]tool call {escape(call.name)}({escape(call.arguments)})[/]")
+                console.print(
+                    f"[green]tool call {printable(call.name)}({printable(call.arguments)})[/]"
+                )
         elif events:
-            console.print(f"[dim]{escape(event.step)} {escape(describe(event))}[/]")
+            console.print(f"[dim]{printable(event.step)} {printable(describe(event))}[/]")
 
 
 @app.command("export")
@@ -294,8 +298,8 @@ def replay(
                     input_provider=input_provider(non_interactive),
                 )
                 console.print(
-                    f"forked run {escape(result.run_id)} from {escape(run_id)} "
-                    f"at step {escape(from_step)}"
+                    f"forked run {printable(result.run_id)} from {printable(run_id)} "
+                    f"at step {printable(from_step)}"
                 )
                 print_outcome(console, result)
                 return
@@ -312,6 +316,7 @@ def replay(
             raise fail(error) from None
     ending = "the whole record" if report.complete else "the record up to where it stops"
     console.print(
-        f"[bold]replay of run {escape(run_id)} matches {ending}[/]: {report.events_checked} events "
-        f"checked, {report.answers_replayed} recorded answers fed back, no live calls"
+        f"[bold]replay of run {printable(run_id)} matches {ending}[/]: "
+        f"{report.events_checked} events checked, {report.answers_replayed} recorded answers "
+        "fed back, no live calls"
     )

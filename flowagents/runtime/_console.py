@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from rich.console import Console
@@ -21,10 +22,27 @@ from flowagents.events import (
 def plain_console(*, stderr: bool = False) -> Console:
     """A console that prints text as it is: no emoji codes, no highlighting, no hard wraps.
 
-    User text (messages, run ids, paths) is escaped for markup where it is printed; this
-    keeps Rich from also turning ``:smile:`` into an emoji or colouring numbers.
+    User text (messages, run ids, paths) goes through ``printable`` where it is printed; with
+    this console, Rich does not turn ``:smile:`` into an emoji or colour numbers either.
     """
     return Console(stderr=stderr, emoji=False, highlight=False, soft_wrap=True)
+
+
+# Escape sequences (CSI, OSC, two-character ones) and C0/C1 controls, but newline and tab.
+_TERMINAL_CONTROLS = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])?"
+    r"|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f-\x9f]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` ready for Rich's ``print``: markup escaped, terminal controls removed.
+
+    Messages, code output and tool results are untrusted: an escape sequence in them must not
+    recolour, clear or retitle the user's terminal, nor a carriage return hide what came
+    before it on the line.
+    """
+    return escape(_TERMINAL_CONTROLS.sub("", text.replace("\r\n", "\n")))
 
 
 class ConsolePrinter:
@@ -46,28 +64,30 @@ class ConsolePrinter:
             if event.sender in self.quiet_senders:
                 return
             to = ", ".join(event.recipients) if len(event.recipients) <= 2 else "all"
-            out.print(f"[bold yellow]{escape(event.sender)}[/] (to {escape(to)}):\n")
+            out.print(f"[bold yellow]{printable(event.sender)}[/] (to {printable(to)}):\n")
             message = event.message
             if message.text:
-                out.print(escape(message.text))
+                out.print(printable(message.text))
             for call in message.tool_calls or ():
                 out.print(
-                    f"[green]***** tool call {escape(call.name)}({escape(call.arguments)})[/]"
+                    f"[green]***** tool call "
+                    f"{printable(call.name)}({printable(call.arguments)})[/]"
                 )
             for response in message.tool_responses or ():
-                out.print(f"[green]***** tool result {escape(response.content)}[/]")
+                out.print(f"[green]***** tool result {printable(response.content)}[/]")
             out.print("\n" + "-" * 80)
         elif isinstance(event, SpeakerSelected):
-            out.print(f"[dim]next speaker: {escape(event.choice)} ({escape(event.method)})[/]")
+            choice, method = printable(event.choice), printable(event.method)
+            out.print(f"[dim]next speaker: {choice} ({method})[/]")
         elif isinstance(event, CodeExecuted):
             out.print(
-                f"[red]>>>>>>>> EXECUTED {escape(event.language)} with {escape(event.executor)}"
-                f" (exit code {event.exit_code})[/]"
+                f"[red]>>>>>>>> EXECUTED {printable(event.language)} with "
+                f"{printable(event.executor)} (exit code {event.exit_code})[/]"
             )
         elif isinstance(event, ToolCalled):
-            out.print(f"[red]>>>>>>>> CALLING TOOL {escape(event.tool)}[/]")
+            out.print(f"[red]>>>>>>>> CALLING TOOL {printable(event.tool)}[/]")
         elif isinstance(event, ErrorRaised):
-            out.print(f"[bold red]error {escape(event.code)}: {escape(event.message)}[/]")
+            out.print(f"[bold red]error {printable(event.code)}: {printable(event.message)}[/]")
         elif isinstance(event, Terminated):
             detail = f": {event.detail}" if event.detail else ""
-            out.print(f"[dim]conversation ended ({escape(event.reason)}{escape(detail)})[/]")
+            out.print(f"[dim]conversation ended ({printable(event.reason)}{printable(detail)})[/]")
