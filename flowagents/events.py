@@ -117,7 +117,11 @@ class BranchesJoined(_Header):
 
 @dataclass(slots=True, kw_only=True)
 class ModelCalled(_Header):
-    """A model answered a request; ``request_hash`` identifies the request exactly."""
+    """A model answered a request; ``request_hash`` identifies the request exactly.
+
+    ``finish_reason`` is the server's (``stop``, ``tool_calls``, ``length``,
+    ``content_filter``, ...; None when it sent none): an answer cut short says so here.
+    """
 
     kind: Literal["model_called"] = "model_called"
     model: str
@@ -127,6 +131,7 @@ class ModelCalled(_Header):
     completion_tokens: int = 0
     cached: bool = False
     purpose: Literal["reply", "select", "summary"] = "reply"
+    finish_reason: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

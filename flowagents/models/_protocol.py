@@ -44,6 +44,10 @@ class ModelRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+#: Finish reasons of an answer that did not end as the model meant it to.
+CUT_SHORT = frozenset({"length", "content_filter"})
+
+
 class ModelResponse(BaseModel):
     """What a model answered: one assistant message, its usage and finish reason."""
 

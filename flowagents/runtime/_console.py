@@ -13,10 +13,12 @@ from flowagents.events import (
     ErrorRaised,
     Event,
     MessageSent,
+    ModelCalled,
     SpeakerSelected,
     Terminated,
     ToolCalled,
 )
+from flowagents.models._protocol import CUT_SHORT
 
 
 def plain_console(*, stderr: bool = False) -> Console:
@@ -84,6 +86,12 @@ class ConsolePrinter:
                 f"[red]>>>>>>>> EXECUTED {printable(event.language)} with "
                 f"{printable(event.executor)} (exit code {event.exit_code})[/]"
             )
+        elif isinstance(event, ModelCalled):
+            if event.finish_reason in CUT_SHORT:
+                out.print(
+                    f"[bold red]the model's answer to {printable(event.node)} was cut short "
+                    f"({printable(event.finish_reason or '')})[/]"
+                )
         elif isinstance(event, ToolCalled):
             out.print(f"[red]>>>>>>>> CALLING TOOL {printable(event.tool)}[/]")
         elif isinstance(event, ErrorRaised):

@@ -303,6 +303,7 @@ class RunContext:
                     completion_tokens=usage.completion_tokens,
                     cached=response.cached,
                     purpose=purpose,  # type: ignore[arg-type]
+                    finish_reason=response.finish_reason,
                 )
             )
         return response

@@ -29,6 +29,7 @@ from flowagents.events import (
     ToolCalled,
     ToolReturned,
 )
+from flowagents.models._protocol import CUT_SHORT
 
 #: Event kinds that end an execution rather than belong to the conversation.
 ENDING_KINDS = frozenset({"error", "terminated", "run_finished"})
@@ -126,7 +127,8 @@ def describe(event: Event) -> str:
         taken = ", ".join(event.taken) or "none"
         return f"the branches from {event.node} joining (taken: {taken})"
     if isinstance(event, ModelCalled):
-        return f"a model call by {event.node} with request {event.request_hash[:12]}"
+        cut = f", cut short ({event.finish_reason})" if event.finish_reason in CUT_SHORT else ""
+        return f"a model call by {event.node} with request {event.request_hash[:12]}{cut}"
     if isinstance(event, HumanInputReceived):
         return f"human input {_short(event.text)} for {event.node}"
     if isinstance(event, CodeExecuted):
