@@ -388,7 +388,12 @@ class SpeakerSelector:
             selection.prompt_tokens += response.usage.prompt_tokens
             selection.completion_tokens += response.usage.completion_tokens
             message = response.message
-            raw = message.tool_calls[0].arguments if message.tool_calls else message.text
+            # Only a call of the selector's own function answers; a model that calls some
+            # other function has not named a speaker.
+            raw = next(
+                (c.arguments for c in message.tool_calls or () if c.name == _TOOL_NAME),
+                message.text,
+            )
             selection.raw_answers.append(raw)
             choice = parse_choice(raw, candidates)
             if choice is not None:

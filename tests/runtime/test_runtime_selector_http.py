@@ -338,3 +338,15 @@ def _mechanism(body: dict[str, Any] | None) -> str:
     if kind in ("json_schema", "json_object"):
         return str(kind)
     return "tool" if body.get("tools") else "text"
+
+
+def test_a_call_of_some_other_function_is_not_an_answer() -> None:
+    other = {"tool_calls": [{"name": "lookup", "arguments": {"next_speaker": "c"}}]}
+    own = {"tool_calls": [{"name": "select_next_speaker", "arguments": {"next_speaker": "b"}}]}
+    with LoopbackServer(replies=[other, own]) as server:
+        runner, events = _three_way(server, constraint="tool", max_retries=1)
+        runner.run("go")
+
+    (selected,) = of_kind(events, SpeakerSelected)
+    assert (selected.choice, selected.retries) == ("b", 1)
+    assert selected.raw_answers == ("", '{"next_speaker": "b"}')
