@@ -306,13 +306,29 @@ async def continue_pair_chat(
     )
 
 
+def initiate_chats(chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+    """Run chats in order, each from its own ``sender`` (AutoGen's ``autogen.initiate_chats``).
+
+    Summaries carry over as in ``ConversableAgent.initiate_chats``.
+    """
+    from flowagents.agents._sync import run_sync
+
+    # Checked before any chat runs: a missing sender found half-way would waste the chats
+    # (and the model calls) before it.
+    for index, chat in enumerate(chat_queue):
+        if chat.get("sender") is None:
+            raise ConfigError(f"chat {index} of initiate_chats has no 'sender'")
+    return run_sync(initiate_chat_sequence(None, chat_queue))
+
+
 async def initiate_chat_sequence(
-    sender: ConversableAgent, chat_queue: list[dict[str, Any]]
+    sender: ConversableAgent | None, chat_queue: list[dict[str, Any]]
 ) -> list[ChatResult]:
     """Run chats in order, as AutoGen's ``initiate_chats``.
 
     Each chat gets its own ``carryover`` and the summaries of the finished chats (but those
-    in its ``finished_chat_indexes_to_exclude_from_carryover``) as its carryover.
+    in its ``finished_chat_indexes_to_exclude_from_carryover``) as its carryover. A chat's
+    own ``sender`` wins over ``sender``.
     """
     results: list[ChatResult] = []
     for index, chat in enumerate(chat_queue):
@@ -320,7 +336,9 @@ async def initiate_chat_sequence(
         recipient = options.pop("recipient", None)
         if recipient is None:
             raise ConfigError(f"chat {index} of initiate_chats has no 'recipient'")
-        chat_sender = options.pop("sender", sender)
+        chat_sender = options.pop("sender", None) or sender
+        if chat_sender is None:
+            raise ConfigError(f"chat {index} of initiate_chats has no 'sender'")
         own = options.pop("carryover", [])
         excluded = set(options.pop("finished_chat_indexes_to_exclude_from_carryover", ()))
         options["carryover"] = [

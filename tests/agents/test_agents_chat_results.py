@@ -331,6 +331,40 @@ def test_initiate_chats_carries_summaries_over() -> None:
     assert "Fact: bees dance." in asked
 
 
+def test_module_level_initiate_chats_runs_each_chat_from_its_sender() -> None:
+    import flowagents
+
+    alice, bob = scripted_agent("alice", []), scripted_agent("bob", [])
+    x, y = scripted_agent("x", ["x found it"]), scripted_agent("y", ["y wrote it"])
+
+    results = flowagents.initiate_chats(
+        [
+            {"sender": alice, "recipient": x, "message": "Find.", "max_turns": 1, "silent": True},
+            {"sender": bob, "recipient": y, "message": "Write.", "max_turns": 1, "silent": True},
+        ]
+    )
+
+    assert [r.summary for r in results] == ["x found it", "y wrote it"]
+    assert contents(alice.chat_messages[x]) == ["Find.", "x found it"]
+    assert contents(bob.chat_messages[y]) == ["Write.\nContext: \nx found it", "y wrote it"]
+
+
+def test_module_level_initiate_chats_without_a_sender_runs_no_chat() -> None:
+    import flowagents
+
+    alice = scripted_agent("alice", [])
+    x, y = scripted_agent("x", ["x1"]), scripted_agent("y", ["y1"])
+
+    with pytest.raises(ConfigError, match="chat 1 of initiate_chats has no 'sender'"):
+        flowagents.initiate_chats(
+            [
+                {"sender": alice, "recipient": x, "message": "Find.", "silent": True},
+                {"recipient": y, "message": "Write.", "silent": True},
+            ]
+        )
+    assert x.chat_messages == {}
+
+
 def test_initiate_chat_appends_its_carryover() -> None:
     a = scripted_agent("a", [])
     b = scripted_agent("b", ["ok"])
