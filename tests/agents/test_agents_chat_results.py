@@ -141,6 +141,43 @@ def test_summary_method_unknown_is_a_config_error() -> None:
         a.initiate_chat(b, message="go", silent=True, summary_method="telepathy")
 
 
+def test_summary_method_is_checked_before_the_chat_spends_anything() -> None:
+    a = scripted_agent("a", [], is_termination_msg=contains_terminate)
+    b = scripted_agent("b", ["TERMINATE"])
+
+    with pytest.raises(ConfigError, match="summary_method"):
+        a.initiate_chat(b, message="go", silent=True, summary_method="telepathy")
+
+    assert b.client is not None
+    assert b.client.requests == []  # type: ignore[attr-defined]
+    assert a.chat_messages[b] == []
+
+
+def test_reflection_without_any_model_fails_before_the_chat() -> None:
+    a = ConversableAgent("a", llm_config=False, human_input_mode="NEVER")
+    b = ConversableAgent("b", llm_config=False, human_input_mode="NEVER", default_auto_reply="ok")
+
+    with pytest.raises(ConfigError, match="needs a model"):
+        a.initiate_chat(b, message="go", silent=True, summary_method="reflection_with_llm")
+
+    assert b.chat_messages[a] == []
+
+
+def test_initiate_chats_checks_every_summary_method_before_the_first_chat() -> None:
+    user = scripted_agent("user", [])
+    first, second = scripted_agent("first", ["one"]), scripted_agent("second", ["two"])
+
+    with pytest.raises(ConfigError, match="summary_method"):
+        user.initiate_chats(
+            [
+                {"recipient": first, "message": "a", "max_turns": 1, "silent": True},
+                {"recipient": second, "message": "b", "max_turns": 1, "summary_method": "x"},
+            ]
+        )
+
+    assert first.chat_messages[user] == []
+
+
 def test_summary_reflection_with_llm_over_http() -> None:
     replies = ["Paris is the capital of France. TERMINATE", "France's capital is Paris."]
     with LoopbackServer(replies=replies) as server:
