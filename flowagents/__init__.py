@@ -26,6 +26,7 @@ from flowagents.agents import (
     GroupChatManager,
     ScriptedInput,
     UserProxyAgent,
+    initiate_chats,
     register_function,
 )
 from flowagents.errors import (
@@ -145,6 +146,7 @@ __all__ = [
     "extract_code_blocks",
     "graph_from_transitions",
     "graph_json_schema",
+    "initiate_chats",
     "load_graph_spec",
     "observe",
     "register_function",

@@ -11,7 +11,7 @@ model clients from graph specs.
 
 from flowagents.agents._agent import Agent
 from flowagents.agents._assistant import AssistantAgent
-from flowagents.agents._chat import ChatResult, register_function
+from flowagents.agents._chat import ChatResult, initiate_chats, register_function
 from flowagents.agents._conversable import ConversableAgent, HumanInputMode
 from flowagents.agents._groupchat import GroupChat, GroupChatManager
 from flowagents.agents._human import ConsoleInput, ScriptedInput
@@ -28,5 +28,6 @@ __all__ = [
     "HumanInputMode",
     "ScriptedInput",
     "UserProxyAgent",
+    "initiate_chats",
     "register_function",
 ]

@@ -243,6 +243,11 @@ def reply_to_message(reply: str | dict[str, Any], name: str) -> Message:
     if isinstance(reply, str):
         return Message(role="assistant", content=reply, name=name)
     calls = reply.get("tool_calls")
+    legacy = reply.get("function_call")
+    if not calls and isinstance(legacy, dict):
+        # AutoGen's legacy function call becomes a tool call, as a model client reads one,
+        # so that the executor runs it through its function map.
+        calls = [{"id": "call_0", "type": "function", "function": legacy}]
     responses = reply.get("tool_responses")
     role = reply.get("role", "assistant")
     if role not in ("system", "user", "assistant", "tool"):

@@ -141,6 +141,31 @@ async def _summarize(
     )
 
 
+def check_summary_method(
+    method: str | Callable[..., Any] | None,
+    sender: ConversableAgent,
+    recipient: ConversableAgent,
+) -> None:
+    """Refuse a summary method that cannot work, as AutoGen does before a chat starts.
+
+    Found only at the end, a typo would cost the whole chat (and its model calls) first.
+    """
+    if method is None or callable(method) or method == "last_msg":
+        return
+    if method == "reflection_with_llm":
+        if recipient.client is None and sender.client is None:
+            raise ConfigError(
+                "summary_method='reflection_with_llm' needs a model on the sender or recipient",
+                where=f"chat {sender.name} -> {recipient.name}",
+            )
+        return
+    raise ConfigError(
+        f"summary_method must be 'last_msg', 'reflection_with_llm', a callable or None; "
+        f"got {method!r}",
+        where=f"chat {sender.name} -> {recipient.name}",
+    )
+
+
 def console_sinks(agents: Collection[ConversableAgent], silent: bool) -> tuple[EventSink, ...]:
     """The console printer for a chat: none when nothing is to be printed.
 
@@ -241,6 +266,7 @@ async def initiate_pair_chat(
     """Run a chat started by ``sender``; see ConversableAgent.initiate_chat."""
     from flowagents.agents._groupchat import GroupChatManager
 
+    check_summary_method(summary_method, sender, recipient)
     if isinstance(recipient, GroupChatManager):
         if max_turns is None or max_turns > 0:
             message = await _opening(sender, recipient, message, context)
@@ -306,21 +332,40 @@ async def continue_pair_chat(
     )
 
 
+def initiate_chats(chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+    """Run chats in order, each from its own ``sender`` (AutoGen's ``autogen.initiate_chats``).
+
+    Summaries carry over as in ``ConversableAgent.initiate_chats``.
+    """
+    from flowagents.agents._sync import run_sync
+
+    return run_sync(initiate_chat_sequence(None, chat_queue))
+
+
 async def initiate_chat_sequence(
-    sender: ConversableAgent, chat_queue: list[dict[str, Any]]
+    sender: ConversableAgent | None, chat_queue: list[dict[str, Any]]
 ) -> list[ChatResult]:
     """Run chats in order, as AutoGen's ``initiate_chats``.
 
     Each chat gets its own ``carryover`` and the summaries of the finished chats (but those
-    in its ``finished_chat_indexes_to_exclude_from_carryover``) as its carryover.
+    in its ``finished_chat_indexes_to_exclude_from_carryover``) as its carryover. A chat's
+    own ``sender`` wins over ``sender``.
     """
-    results: list[ChatResult] = []
+    queue: list[tuple[ConversableAgent, ConversableAgent, dict[str, Any]]] = []
     for index, chat in enumerate(chat_queue):
         options = dict(chat)
         recipient = options.pop("recipient", None)
         if recipient is None:
             raise ConfigError(f"chat {index} of initiate_chats has no 'recipient'")
-        chat_sender = options.pop("sender", sender)
+        chat_sender = options.pop("sender", None) or sender
+        if chat_sender is None:
+            raise ConfigError(f"chat {index} of initiate_chats has no 'sender'")
+        # Every chat is checked before the first runs: a mistake found half-way would waste
+        # the chats (and the model calls) before it.
+        check_summary_method(options.get("summary_method", "last_msg"), chat_sender, recipient)
+        queue.append((chat_sender, recipient, options))
+    results: list[ChatResult] = []
+    for chat_sender, recipient, options in queue:
         own = options.pop("carryover", [])
         excluded = set(options.pop("finished_chat_indexes_to_exclude_from_carryover", ()))
         options["carryover"] = [

@@ -19,6 +19,7 @@ from flowagents.agents import _hooks as hooks
 from flowagents.agents import _usage as usage
 from flowagents.agents._agent import Agent
 from flowagents.agents._functions import (
+    TOOL_ATTRIBUTE,
     F,
     FunctionMap,
     allow_execution,
@@ -26,6 +27,7 @@ from flowagents.agents._functions import (
     offer_to_model,
     run_function_call,
     update_function_map,
+    with_tool_schema,
 )
 from flowagents.agents._history import to_oai_dict
 from flowagents.agents._hooks import Hook
@@ -221,7 +223,8 @@ class ConversableAgent(Agent):
 
         The schema comes from the type hints (``Annotated[T, "description"]`` for
         parameters) through pydantic. ``api_style="function"`` (AutoGen's legacy
-        ``functions``) is accepted; the function is offered as a tool all the same.
+        ``functions``) is accepted; the function is offered as a tool all the same. A dict
+        ``llm_config`` is replaced by a copy listing the schema in its ``tools``, as in AutoGen.
         """
         if api_style not in ("function", "tool"):
             raise ConfigError(
@@ -229,7 +232,16 @@ class ConversableAgent(Agent):
                 where=f"agent {self.name}",
             )
 
-        return offer_to_model(self._tools_for_llm, name, description)
+        offer = offer_to_model(self._tools_for_llm, name, description)
+
+        def decorator(function: F) -> F:
+            offer(function)
+            # Only for reading, as in AutoGen (llm_config["tools"]): requests are built from
+            # the registered tools and the config's own, each sent once.
+            self.llm_config = with_tool_schema(self.llm_config, getattr(function, TOOL_ATTRIBUTE))
+            return function
+
+        return decorator
 
     def register_for_execution(self, name: str | None = None) -> Callable[[F], F]:
         """Decorator: let this agent execute the function when a model calls it."""

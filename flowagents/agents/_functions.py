@@ -32,6 +32,22 @@ def offer_to_model(
     return decorator
 
 
+def with_tool_schema(llm_config: Any, tool: Tool) -> Any:
+    """``llm_config`` with ``tool``'s schema in its ``tools``, as AutoGen's agents show it.
+
+    A dict comes back as a new dict (the one given is often shared by several agents), the
+    schema replacing one of the same name and put last; anything else comes back as it is.
+    """
+    if not isinstance(llm_config, dict):
+        return llm_config
+    kept = [
+        schema
+        for schema in llm_config.get("tools") or ()
+        if schema.get("function", {}).get("name") != tool.name
+    ]
+    return {**llm_config, "tools": [*kept, tool.to_openai()]}
+
+
 def allow_execution(function_map: FunctionMap, name: str | None) -> Callable[[F], F]:
     """A decorator adding the function's Tool to ``function_map`` by its tool name."""
 

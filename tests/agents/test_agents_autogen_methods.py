@@ -74,6 +74,31 @@ def test_execute_function_runs_the_function_map() -> None:
     assert agent.can_execute_function("add") and not agent.can_execute_function(["add", "x"])
 
 
+def test_a_legacy_function_call_reply_is_executed_through_the_function_map() -> None:
+    # A reply function answering in AutoGen's legacy form ({"function_call": ...}), as a
+    # model behind api_style="function" would.
+    replies = iter(
+        [{"content": None, "function_call": {"name": "mul", "arguments": '{"a": 4, "b": 5}'}}]
+    )
+    assistant = ConversableAgent("assistant", llm_config=False, human_input_mode="NEVER")
+    assistant.register_reply(
+        [Agent, None], lambda agent, messages, sender, config: (True, next(replies, "TERMINATE"))
+    )
+    user = ConversableAgent(
+        "user", llm_config=False, human_input_mode="NEVER", function_map={"mul": lambda a, b: a * b}
+    )
+
+    result = user.initiate_chat(assistant, message="4 times 5?", silent=True)
+
+    assert contents(result.chat_history) == ["4 times 5?", None, "20", "TERMINATE"]
+    call = result.chat_history[1]
+    assert call["role"] == "assistant"
+    assert call["tool_calls"][0]["function"] == {"name": "mul", "arguments": '{"a": 4, "b": 5}'}
+    assert result.chat_history[2]["tool_responses"][0]["tool_call_id"] == (
+        call["tool_calls"][0]["id"]
+    )
+
+
 def test_builtin_reply_functions_are_attributes_for_exclude_and_replace() -> None:
     agent = scripted_agent("agent", ["from the model"])
     other = scripted_agent("other", [])

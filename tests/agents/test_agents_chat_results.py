@@ -141,6 +141,43 @@ def test_summary_method_unknown_is_a_config_error() -> None:
         a.initiate_chat(b, message="go", silent=True, summary_method="telepathy")
 
 
+def test_summary_method_is_checked_before_the_chat_spends_anything() -> None:
+    a = scripted_agent("a", [], is_termination_msg=contains_terminate)
+    b = scripted_agent("b", ["TERMINATE"])
+
+    with pytest.raises(ConfigError, match="summary_method"):
+        a.initiate_chat(b, message="go", silent=True, summary_method="telepathy")
+
+    assert b.client is not None
+    assert b.client.requests == []  # type: ignore[attr-defined]
+    assert a.chat_messages[b] == []
+
+
+def test_reflection_without_any_model_fails_before_the_chat() -> None:
+    a = ConversableAgent("a", llm_config=False, human_input_mode="NEVER")
+    b = ConversableAgent("b", llm_config=False, human_input_mode="NEVER", default_auto_reply="ok")
+
+    with pytest.raises(ConfigError, match="needs a model"):
+        a.initiate_chat(b, message="go", silent=True, summary_method="reflection_with_llm")
+
+    assert b.chat_messages[a] == []
+
+
+def test_initiate_chats_checks_every_summary_method_before_the_first_chat() -> None:
+    user = scripted_agent("user", [])
+    first, second = scripted_agent("first", ["one"]), scripted_agent("second", ["two"])
+
+    with pytest.raises(ConfigError, match="summary_method"):
+        user.initiate_chats(
+            [
+                {"recipient": first, "message": "a", "max_turns": 1, "silent": True},
+                {"recipient": second, "message": "b", "max_turns": 1, "summary_method": "x"},
+            ]
+        )
+
+    assert first.chat_messages[user] == []
+
+
 def test_summary_reflection_with_llm_over_http() -> None:
     replies = ["Paris is the capital of France. TERMINATE", "France's capital is Paris."]
     with LoopbackServer(replies=replies) as server:
@@ -329,6 +366,40 @@ def test_initiate_chats_carries_summaries_over() -> None:
     assert writer.client is not None
     asked = writer.client.requests[0].messages[-1]["content"]  # type: ignore[attr-defined]
     assert "Fact: bees dance." in asked
+
+
+def test_module_level_initiate_chats_runs_each_chat_from_its_sender() -> None:
+    import flowagents
+
+    alice, bob = scripted_agent("alice", []), scripted_agent("bob", [])
+    x, y = scripted_agent("x", ["x found it"]), scripted_agent("y", ["y wrote it"])
+
+    results = flowagents.initiate_chats(
+        [
+            {"sender": alice, "recipient": x, "message": "Find.", "max_turns": 1, "silent": True},
+            {"sender": bob, "recipient": y, "message": "Write.", "max_turns": 1, "silent": True},
+        ]
+    )
+
+    assert [r.summary for r in results] == ["x found it", "y wrote it"]
+    assert contents(alice.chat_messages[x]) == ["Find.", "x found it"]
+    assert contents(bob.chat_messages[y]) == ["Write.\nContext: \nx found it", "y wrote it"]
+
+
+def test_module_level_initiate_chats_without_a_sender_runs_no_chat() -> None:
+    import flowagents
+
+    alice = scripted_agent("alice", [])
+    x, y = scripted_agent("x", ["x1"]), scripted_agent("y", ["y1"])
+
+    with pytest.raises(ConfigError, match="chat 1 of initiate_chats has no 'sender'"):
+        flowagents.initiate_chats(
+            [
+                {"sender": alice, "recipient": x, "message": "Find.", "silent": True},
+                {"recipient": y, "message": "Write.", "silent": True},
+            ]
+        )
+    assert x.chat_messages == {}
 
 
 def test_initiate_chat_appends_its_carryover() -> None:

@@ -125,3 +125,35 @@ def test_tools_in_llm_config_are_sent_and_registered_tools_replace_them() -> Non
         ("get_date", "registered"),
     ]
     assert request.tool_choice == "auto"
+
+
+def test_registered_tools_show_in_the_agents_llm_config_as_in_autogen() -> None:
+    by_hand = {
+        "type": "function",
+        "function": {"name": "add", "description": "by hand", "parameters": {"type": "object"}},
+    }
+    keep = {**by_hand, "function": {**by_hand["function"], "name": "keep"}}
+    shared: dict[str, Any] = {"model_client": ScriptedModel(["done"]), "tools": [by_hand, keep]}
+    assistant = ConversableAgent("assistant", llm_config=shared, human_input_mode="NEVER")
+    other = ConversableAgent("other", llm_config=shared, human_input_mode="NEVER")
+
+    @assistant.register_for_llm(description="Add two numbers.")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    # As AutoGen's update_tool_signature: a tool of the same name is replaced, the new one last.
+    assert assistant.llm_config["tools"] == [keep, assistant.tools[0].to_openai()]
+    assert assistant.llm_config["tools"][1]["function"]["description"] == "Add two numbers."
+    # The dict the agents were given (and so every other agent) is left alone.
+    assert shared["tools"] == [by_hand, keep]
+    assert other.llm_config["tools"] == [by_hand, keep]
+
+
+def test_a_registered_tool_without_config_tools_starts_the_list() -> None:
+    assistant = AssistantAgent("assistant", llm_config={"model_client": ScriptedModel([])})
+
+    @assistant.register_for_llm(name="lookup", description="Look a word up.")
+    def find(word: str) -> str:
+        return word
+
+    assert [t["function"]["name"] for t in assistant.llm_config["tools"]] == ["lookup"]
