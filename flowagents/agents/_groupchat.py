@@ -7,6 +7,7 @@ manager's ``is_termination_msg`` its termination test.
 
 from __future__ import annotations
 
+import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -337,6 +338,9 @@ class GroupChatManager(ConversableAgent):
             select_first_speaker=True,
             free_selection=callable(group.speaker_selection_method),
             selector_prompt=group.selector_prompt(),
+            # "random" draws as AutoGen's does: a new order every chat, repeated after
+            # random.seed(n). The run's manifest keeps the seed it drew.
+            seed=random.getrandbits(32) if group.speaker_selection_method == "random" else 0,
         )
 
         async def finalize(transcript: list[Message]) -> str:

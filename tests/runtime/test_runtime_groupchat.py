@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +18,10 @@ from flowagents import (
     ScriptedInput,
     ScriptedModel,
     UserProxyAgent,
+    observe,
 )
 from flowagents.errors import SelectorError
-from flowagents.events import Event, SpeakerSelected
+from flowagents.events import Event, RunStarted, SpeakerSelected
 from flowagents.models import ModelRequest
 
 
@@ -151,14 +153,22 @@ def test_random_with_a_seed_is_reproducible() -> None:
     assert len(others | {tuple(first)}) > 1
 
 
-def test_random_group_chat_is_reproducible() -> None:
+def test_random_group_chat_varies_and_repeats_after_random_seed_as_in_autogen() -> None:
     def run() -> list[str]:
         members = _members("a", "b", "c", replies=10)
         group = GroupChat(agents=members, max_round=10, speaker_selection_method="random")
-        _user().initiate_chat(GroupChatManager(group), message="t", silent=True)
+        events: list[Event] = []
+        with observe(events.append):
+            _user().initiate_chat(GroupChatManager(group), message="t", silent=True)
+        (started,) = of_kind(events, RunStarted)
+        assert started.manifest["seed"] != 0  # drawn, and on record
         return _names(group.messages)
 
-    assert run() == run()
+    random.seed(7)
+    first, second = run(), run()
+    random.seed(7)
+    assert run() == first
+    assert second != first
 
 
 def test_manual_selection_through_scripted_input() -> None:
