@@ -271,3 +271,39 @@ def test_tiocsti_cannot_reach_the_callers_terminal(tmp_path: Path) -> None:
     if os.geteuid() == 0 or not legacy.exists() or legacy.read_text().strip() == "1":
         assert report["control"] == "TIOCSTI injected\n"
         assert report["after_control"] == 3
+
+
+def test_a_planted_symlink_does_not_redirect_the_next_code_file(
+    sandbox: SandboxExecutor, tmp_path: Path
+) -> None:
+    """Code files have predictable names in a dir the code can write: code that swaps the
+    next one for a symlink must not make the host write (as the caller) through it."""
+    victim = tmp_path / "victim"
+    victim.write_text("host secret\n")
+    victim.chmod(0o600)
+    payload = "echo second run"
+    first = run(sandbox, payload, language="sh")
+    name = first.blocks[0].code_file
+    assert name is not None
+    planted = run(sandbox, f"import os\nos.remove({name!r})\nos.symlink({str(victim)!r}, {name!r})")
+    assert planted.exit_code == 0, planted.output
+    again = run(sandbox, payload, language="sh")
+    assert (again.exit_code, again.output) == (0, "second run\n")
+    assert victim.read_text() == "host secret\n"
+    assert victim.stat().st_mode & 0o777 == 0o600
+    code_file = sandbox.work_dir / name
+    assert not code_file.is_symlink()
+    assert code_file.read_text() == payload + "\n"
+
+
+@pytest.mark.timeout(30)
+def test_a_planted_fifo_does_not_block_the_host(sandbox: SandboxExecutor) -> None:
+    """Opening a FIFO for writing blocks until a reader comes: the host must not open
+    whatever the code left at the next code file's name."""
+    payload = "echo after the fifo"
+    name = run(sandbox, payload, language="sh").blocks[0].code_file
+    planted = run(sandbox, f"import os\nos.remove({name!r})\nos.mkfifo({name!r})")
+    assert planted.exit_code == 0, planted.output
+    again = run(sandbox, payload, language="sh")
+    assert (again.exit_code, again.output) == (0, "after the fifo\n")
+    assert (sandbox.work_dir / f"{name}").read_text() == payload + "\n"
