@@ -48,9 +48,15 @@ _ETC_FILES = (
     f"python{sys.version_info.major}.{sys.version_info.minor}",
     f"python{sys.version_info.major}",
     "services",
-    "ssl",
+    # Not /etc/ssl as a whole: /etc/ssl/private holds the host's TLS keys.
+    "ssl/certs",
+    "ssl/openssl.cnf",
     "timezone",
 )
+
+# The dirs that hold _ETC_FILES; made explicitly since bwrap would create them 0700, out of
+# reach of the sandbox uid.
+_ETC_DIRS = ("/etc", "/etc/ssl")
 
 # Run as root inside the mount namespace just long enough to drop to the sandbox uid; with
 # --unshare-user instead, the sandbox uid would map to root outside, and root ignores
@@ -162,7 +168,8 @@ class SandboxExecutor(SubprocessExecutor):
                 args += ["--symlink", os.readlink(path), path]
             elif os.path.isdir(path):
                 args += ["--ro-bind", path, path]
-        args += ["--perms", "0755", "--dir", "/etc"]
+        for parent in _ETC_DIRS:
+            args += ["--perms", "0755", "--dir", parent]
         for name in _ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         args += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]

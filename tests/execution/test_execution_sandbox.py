@@ -307,3 +307,18 @@ def test_a_planted_fifo_does_not_block_the_host(sandbox: SandboxExecutor) -> Non
     again = run(sandbox, payload, language="sh")
     assert (again.exit_code, again.output) == (0, "after the fifo\n")
     assert (sandbox.work_dir / f"{name}").read_text() == payload + "\n"
+
+
+def test_only_the_public_part_of_etc_ssl_is_visible(sandbox: SandboxExecutor) -> None:
+    """Certificates and the OpenSSL config, not ``/etc/ssl/private`` (host TLS keys, readable
+    by the ``ssl-cert`` group, which the caller's uid may be in); HTTPS still verifies."""
+    result = run(
+        sandbox,
+        "import json, os, ssl\n"
+        "print(json.dumps(os.listdir('/etc/ssl')))\n"
+        "print(len(ssl.create_default_context().get_ca_certs()) > 0)\n",
+    )
+    assert result.exit_code == 0, result.output
+    listing, has_certs = result.output.splitlines()
+    assert set(json.loads(listing)) <= {"certs", "openssl.cnf"}
+    assert has_certs == "True"
