@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import errno
 import os
+import platform
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from flowagents.errors import CodeExecutionError, SandboxUnavailableError
@@ -73,6 +76,48 @@ _DROP_PRIVILEGES = (
 )
 
 
+# keyctl(2) by machine: Python has no wrapper, and libkeyutils may not be installed.
+_SYS_KEYCTL = {
+    "x86_64": 250,
+    "aarch64": 219,
+    "riscv64": 219,
+    "ppc64le": 271,
+    "ppc64": 271,
+    "s390x": 280,
+    "i686": 288,
+    "i386": 288,
+    "armv7l": 311,
+}
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def _keyring_separator() -> Callable[[], None]:
+    """Return a ``preexec_fn`` that gives the child a new, empty session keyring.
+
+    A process that inherits a session keyring possesses it whatever its uid, so without this
+    the code could read the keys in it (Kerberos tickets, credentials). bwrap does not do it.
+    """
+    number = _SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        raise SandboxUnavailableError(
+            f"cannot give the sandbox a session keyring of its own on {platform.machine()!r} "
+            "(keyctl's syscall number is unknown), so the code could read the caller's keys",
+            where="keyctl",
+        )
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    syscall.restype = ctypes.c_long
+
+    def join() -> None:
+        # Runs between fork and exec. ENOSYS (no keyrings in the kernel) or EPERM (keyctl
+        # filtered out, as Docker's seccomp profile does, for the code too): nothing to read.
+        if syscall(number, _KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+            code = ctypes.get_errno()
+            if code not in (errno.ENOSYS, errno.EPERM):
+                raise OSError(code, f"keyctl(JOIN_SESSION_KEYRING): {os.strerror(code)}")
+
+    return join
+
+
 def _interpreter_prefixes(python: str) -> list[str]:
     """Directories to bind so ``python`` (a venv's or the system's) works inside."""
     candidates = {
@@ -130,6 +175,7 @@ class SandboxExecutor(SubprocessExecutor):
         self.sandbox_uid = sandbox_uid if self.privileged else os.getuid()
         self.sandbox_gid = sandbox_gid if self.privileged else os.getgid()
         self.ro_binds = [os.path.abspath(p) for p in ro_binds]
+        self._join_new_keyring = _keyring_separator()
         self._checked = False
 
     @property
@@ -206,6 +252,12 @@ class SandboxExecutor(SubprocessExecutor):
         """Run ``command`` in the sandbox; also say whether bwrap got as far as starting it."""
         count = await asyncio.to_thread(count_processes, self.sandbox_uid)
         nproc = count + self.limits.max_processes
+        set_limits = rlimit_setter(self.limits, nproc=nproc)
+
+        def preexec() -> None:
+            set_limits()
+            self._join_new_keyring()
+
         read_fd, write_fd = os.pipe()
         try:
             outcome = await run_process(
@@ -214,7 +266,7 @@ class SandboxExecutor(SubprocessExecutor):
                 env={},
                 timeout_s=timeout_s,
                 output_limit=output_limit,
-                preexec_fn=rlimit_setter(self.limits, nproc=nproc),
+                preexec_fn=preexec,
                 pass_fds=(write_fd,),
             )
         finally:

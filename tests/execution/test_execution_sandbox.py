@@ -322,3 +322,49 @@ def test_only_the_public_part_of_etc_ssl_is_visible(sandbox: SandboxExecutor) ->
     listing, has_certs = result.output.splitlines()
     assert set(json.loads(listing)) <= {"certs", "openssl.cnf"}
     assert has_certs == "True"
+
+
+_KEYRING_CODE = """
+import ctypes
+keyutils = ctypes.CDLL("libkeyutils.so.1", use_errno=True)
+key = keyutils.request_key(b"user", b"fa_test_secret", None, 0)
+if key < 0:
+    print("no key", ctypes.get_errno())
+else:
+    buf = ctypes.create_string_buffer(256)
+    size = keyutils.keyctl_read(key, buf, 256)
+    print("read", buf.raw[:size].decode())
+"""
+
+# Runs in a child with a session keyring of its own, holding a secret, as a user's login
+# session keyring holds Kerberos tickets or other credentials.
+_KEYRING_HELPER = """
+import asyncio, ctypes, json, subprocess, sys
+from flowagents.execution import CodeBlock, ExecutionLimits, SandboxExecutor
+code, work_dir, secret = sys.argv[1:4]
+keyutils = ctypes.CDLL("libkeyutils.so.1", use_errno=True)
+assert keyutils.keyctl_join_session_keyring(None) > 0
+assert keyutils.add_key(b"user", b"fa_test_secret", secret.encode(), len(secret), -3) > 0
+sandbox = SandboxExecutor(work_dir, ExecutionLimits(timeout_s=20))
+result = asyncio.run(sandbox.execute([CodeBlock(language="python", code=code)]))
+control = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+print(json.dumps({"sandbox": result.output, "control": control.stdout}))
+"""
+
+
+def test_the_callers_session_keyring_is_out_of_reach(tmp_path: Path) -> None:
+    """Keys in the caller's session keyring are readable by any process that inherits it,
+    whatever its uid. The sandboxed code finds no key; the same code run as a plain child of
+    the helper reads it, which shows the test can fail."""
+    secret = f"sk-keyring-{uuid.uuid4().hex}"
+    helper = subprocess.run(
+        [sys.executable, "-c", _KEYRING_HELPER, _KEYRING_CODE, str(tmp_path), secret],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    report = json.loads(helper.stdout)
+    assert report["control"] == f"read {secret}\n"
+    assert secret not in report["sandbox"]
+    assert report["sandbox"] == "no key 126\n"  # ENOKEY
