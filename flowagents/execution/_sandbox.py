@@ -8,7 +8,9 @@ import ctypes
 import errno
 import os
 import platform
+import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -118,6 +120,18 @@ def _keyring_separator() -> Callable[[], None]:
     return join
 
 
+def _can_size_tmpfs(bwrap: str) -> bool:
+    """Whether ``bwrap`` has ``--size`` (bubblewrap 0.7.0 and later)."""
+    try:
+        answer = subprocess.run(
+            [bwrap, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    found = re.search(r"(\d+)\.(\d+)", answer)
+    return found is not None and (int(found[1]), int(found[2])) >= (0, 7)
+
+
 def _interpreter_prefixes(python: str) -> list[str]:
     """Directories to bind so ``python`` (a venv's or the system's) works inside."""
     candidates = {
@@ -168,6 +182,7 @@ class SandboxExecutor(SubprocessExecutor):
                 f"bubblewrap was not found ({bwrap!r}); {_INSTALL_HINT}", where=bwrap
             )
         self.bwrap = found
+        self.tmp_limited = _can_size_tmpfs(found)
         self.python = os.path.abspath(python or sys.executable)
         self.python_real = os.path.realpath(self.python)
         self.extra_env = dict(env or {})
@@ -218,6 +233,9 @@ class SandboxExecutor(SubprocessExecutor):
             args += ["--perms", "0755", "--dir", parent]
         for name in _ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        if self.tmp_limited:
+            # Without a size a tmpfs may take half the host's memory, which RLIMIT_AS ignores.
+            args += ["--size", str(self.limits.tmp_bytes)]
         args += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
         for path in [*_interpreter_prefixes(self.python), *self.ro_binds]:
             for parent in _parents(path):

@@ -368,3 +368,19 @@ def test_the_callers_session_keyring_is_out_of_reach(tmp_path: Path) -> None:
     assert report["control"] == f"read {secret}\n"
     assert secret not in report["sandbox"]
     assert report["sandbox"] == "no key 126\n"  # ENOKEY
+
+
+def test_the_private_tmp_is_limited(tmp_path: Path) -> None:
+    """/tmp is a tmpfs: host memory that RLIMIT_AS does not count (half the RAM by default)."""
+    sandbox = SandboxExecutor(tmp_path / "work", ExecutionLimits(tmp_bytes=4 << 20))
+    result = run(
+        sandbox,
+        "head -c 3M /dev/zero > /tmp/a; echo first $?\n"
+        "head -c 3M /dev/zero > /tmp/b; echo second $?\n",
+        language="sh",
+    )
+    lines = result.output.splitlines()
+    assert lines[0] == "first 0"
+    assert lines[-1] == "second 1"
+    assert "No space left on device" in result.output
+    assert_still_works(sandbox)
