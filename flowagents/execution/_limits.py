@@ -28,6 +28,9 @@ class ExecutionLimits(BaseModel):
         default=64 * MIB, gt=0, description="Largest file the code may write (RLIMIT_FSIZE)."
     )
     max_open_files: int = Field(default=256, gt=0, description="Open descriptors (RLIMIT_NOFILE).")
+    tmp_bytes: int = Field(
+        default=GIB, gt=0, description="Size of the sandbox's private /tmp (a tmpfs, in memory)."
+    )
     timeout_s: float = Field(
         default=60.0, gt=0, description="Wall clock per block; then the process group is killed."
     )

@@ -22,9 +22,10 @@ class UnsandboxedExecutionWarning(UserWarning):
 class LocalExecutor(SubprocessExecutor):
     """Run code blocks as child processes of this one, with rlimits and a timeout.
 
-    Not isolated: the code sees the network, every file the caller can read, and runs as the
-    caller. The environment is scrubbed to ``PATH``, ``HOME``, ``LANG`` and ``TMPDIR`` (plus
-    ``env``). Constructing one warns with :class:`UnsandboxedExecutionWarning`.
+    Not isolated: the code sees the network, every file the caller can read (the caller's own
+    environment in ``/proc/<pid>/environ`` too), and runs as the caller. The environment is
+    scrubbed to ``PATH``, ``HOME``, ``LANG``, ``TMPDIR`` and the two ``PYTHON*`` settings
+    (plus ``env``). Constructing one warns with :class:`UnsandboxedExecutionWarning`.
     """
 
     def __init__(

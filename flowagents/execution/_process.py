@@ -107,7 +107,8 @@ async def run_process(
                 preexec_fn=preexec_fn,
                 pass_fds=tuple(pass_fds),
             )
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
+            # SubprocessError: preexec_fn failed (its exception does not cross the fork).
             raise CodeExecutionError(f"cannot start {argv[0]!r}: {exc}", where=str(cwd)) from exc
         finally:
             os.close(write_fd)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -25,12 +28,26 @@ def code_file_name(language: str, code: str) -> str:
 
 
 def write_code_file(work_dir: Path, language: str, code: str) -> Path:
-    """Write ``code`` into ``work_dir`` and return its path."""
+    """Write ``code`` into ``work_dir`` and return its path.
+
+    The file is created under a fresh name and renamed over ``path``, which replaces whatever
+    is there without opening or following it.
+    """
     path = work_dir / code_file_name(language, code)
+    # Earlier code could write to the work dir and knows this name: opening it would follow a
+    # symlink it left there (the caller writing and chmodding a host file) or block on a FIFO.
     try:
-        path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
-        path.chmod(0o644)  # the sandbox may run as another uid; it must read, not write, it
+        fd, temp = tempfile.mkstemp(prefix=".tmp_code_", dir=work_dir)
     except OSError as exc:
+        raise CodeExecutionError(f"cannot write the code file: {exc}", where=str(path)) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o644)  # the sandbox may run as another uid: read only
+            file.write(code if code.endswith("\n") else code + "\n")
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
         raise CodeExecutionError(f"cannot write the code file: {exc}", where=str(path)) from exc
     return path
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import errno
 import os
+import platform
+import re
 import shutil
+import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from flowagents.errors import CodeExecutionError, SandboxUnavailableError
@@ -48,9 +53,15 @@ _ETC_FILES = (
     f"python{sys.version_info.major}.{sys.version_info.minor}",
     f"python{sys.version_info.major}",
     "services",
-    "ssl",
+    # Not /etc/ssl as a whole: /etc/ssl/private holds the host's TLS keys.
+    "ssl/certs",
+    "ssl/openssl.cnf",
     "timezone",
 )
+
+# The dirs that hold _ETC_FILES; made explicitly since bwrap would create them 0700, out of
+# reach of the sandbox uid.
+_ETC_DIRS = ("/etc", "/etc/ssl")
 
 # Run as root inside the mount namespace just long enough to drop to the sandbox uid; with
 # --unshare-user instead, the sandbox uid would map to root outside, and root ignores
@@ -65,6 +76,60 @@ _DROP_PRIVILEGES = (
     "os.chdir(sys.argv[3])\n"
     "os.execv(sys.argv[4], sys.argv[4:])\n"
 )
+
+
+# keyctl(2) by machine: Python has no wrapper, and libkeyutils may not be installed.
+_SYS_KEYCTL = {
+    "x86_64": 250,
+    "aarch64": 219,
+    "riscv64": 219,
+    "ppc64le": 271,
+    "ppc64": 271,
+    "s390x": 280,
+    "i686": 288,
+    "i386": 288,
+    "armv7l": 311,
+}
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def _keyring_separator() -> Callable[[], None]:
+    """Return a ``preexec_fn`` that gives the child a new, empty session keyring.
+
+    A process that inherits a session keyring possesses it whatever its uid, so without this
+    the code could read the keys in it (Kerberos tickets, credentials). bwrap does not do it.
+    """
+    number = _SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        raise SandboxUnavailableError(
+            f"cannot give the sandbox a session keyring of its own on {platform.machine()!r} "
+            "(keyctl's syscall number is unknown), so the code could read the caller's keys",
+            where="keyctl",
+        )
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    syscall.restype = ctypes.c_long
+
+    def join() -> None:
+        # Runs between fork and exec. ENOSYS (no keyrings in the kernel) or EPERM (keyctl
+        # filtered out, as Docker's seccomp profile does, for the code too): nothing to read.
+        if syscall(number, _KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+            code = ctypes.get_errno()
+            if code not in (errno.ENOSYS, errno.EPERM):
+                raise OSError(code, f"keyctl(JOIN_SESSION_KEYRING): {os.strerror(code)}")
+
+    return join
+
+
+def _can_size_tmpfs(bwrap: str) -> bool:
+    """Whether ``bwrap`` has ``--size`` (bubblewrap 0.7.0 and later)."""
+    try:
+        answer = subprocess.run(
+            [bwrap, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    found = re.search(r"(\d+)\.(\d+)", answer)
+    return found is not None and (int(found[1]), int(found[2])) >= (0, 7)
 
 
 def _interpreter_prefixes(python: str) -> list[str]:
@@ -117,6 +182,7 @@ class SandboxExecutor(SubprocessExecutor):
                 f"bubblewrap was not found ({bwrap!r}); {_INSTALL_HINT}", where=bwrap
             )
         self.bwrap = found
+        self.tmp_limited = _can_size_tmpfs(found)
         self.python = os.path.abspath(python or sys.executable)
         self.python_real = os.path.realpath(self.python)
         self.extra_env = dict(env or {})
@@ -124,6 +190,7 @@ class SandboxExecutor(SubprocessExecutor):
         self.sandbox_uid = sandbox_uid if self.privileged else os.getuid()
         self.sandbox_gid = sandbox_gid if self.privileged else os.getgid()
         self.ro_binds = [os.path.abspath(p) for p in ro_binds]
+        self._join_new_keyring = _keyring_separator()
         self._checked = False
 
     @property
@@ -162,9 +229,13 @@ class SandboxExecutor(SubprocessExecutor):
                 args += ["--symlink", os.readlink(path), path]
             elif os.path.isdir(path):
                 args += ["--ro-bind", path, path]
-        args += ["--perms", "0755", "--dir", "/etc"]
+        for parent in _ETC_DIRS:
+            args += ["--perms", "0755", "--dir", parent]
         for name in _ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        if self.tmp_limited:
+            # Without a size a tmpfs may take half the host's memory, which RLIMIT_AS ignores.
+            args += ["--size", str(self.limits.tmp_bytes)]
         args += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
         for path in [*_interpreter_prefixes(self.python), *self.ro_binds]:
             for parent in _parents(path):
@@ -199,6 +270,12 @@ class SandboxExecutor(SubprocessExecutor):
         """Run ``command`` in the sandbox; also say whether bwrap got as far as starting it."""
         count = await asyncio.to_thread(count_processes, self.sandbox_uid)
         nproc = count + self.limits.max_processes
+        set_limits = rlimit_setter(self.limits, nproc=nproc)
+
+        def preexec() -> None:
+            set_limits()
+            self._join_new_keyring()
+
         read_fd, write_fd = os.pipe()
         try:
             outcome = await run_process(
@@ -207,7 +284,7 @@ class SandboxExecutor(SubprocessExecutor):
                 env={},
                 timeout_s=timeout_s,
                 output_limit=output_limit,
-                preexec_fn=rlimit_setter(self.limits, nproc=nproc),
+                preexec_fn=preexec,
                 pass_fds=(write_fd,),
             )
         finally:

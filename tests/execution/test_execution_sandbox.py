@@ -271,3 +271,116 @@ def test_tiocsti_cannot_reach_the_callers_terminal(tmp_path: Path) -> None:
     if os.geteuid() == 0 or not legacy.exists() or legacy.read_text().strip() == "1":
         assert report["control"] == "TIOCSTI injected\n"
         assert report["after_control"] == 3
+
+
+def test_a_planted_symlink_does_not_redirect_the_next_code_file(
+    sandbox: SandboxExecutor, tmp_path: Path
+) -> None:
+    """Code files have predictable names in a dir the code can write: code that swaps the
+    next one for a symlink must not make the host write (as the caller) through it."""
+    victim = tmp_path / "victim"
+    victim.write_text("host secret\n")
+    victim.chmod(0o600)
+    payload = "echo second run"
+    first = run(sandbox, payload, language="sh")
+    name = first.blocks[0].code_file
+    assert name is not None
+    planted = run(sandbox, f"import os\nos.remove({name!r})\nos.symlink({str(victim)!r}, {name!r})")
+    assert planted.exit_code == 0, planted.output
+    again = run(sandbox, payload, language="sh")
+    assert (again.exit_code, again.output) == (0, "second run\n")
+    assert victim.read_text() == "host secret\n"
+    assert victim.stat().st_mode & 0o777 == 0o600
+    code_file = sandbox.work_dir / name
+    assert not code_file.is_symlink()
+    assert code_file.read_text() == payload + "\n"
+
+
+@pytest.mark.timeout(30)
+def test_a_planted_fifo_does_not_block_the_host(sandbox: SandboxExecutor) -> None:
+    """Opening a FIFO for writing blocks until a reader comes: the host must not open
+    whatever the code left at the next code file's name."""
+    payload = "echo after the fifo"
+    name = run(sandbox, payload, language="sh").blocks[0].code_file
+    planted = run(sandbox, f"import os\nos.remove({name!r})\nos.mkfifo({name!r})")
+    assert planted.exit_code == 0, planted.output
+    again = run(sandbox, payload, language="sh")
+    assert (again.exit_code, again.output) == (0, "after the fifo\n")
+    assert (sandbox.work_dir / f"{name}").read_text() == payload + "\n"
+
+
+def test_only_the_public_part_of_etc_ssl_is_visible(sandbox: SandboxExecutor) -> None:
+    """Certificates and the OpenSSL config, not ``/etc/ssl/private`` (host TLS keys, readable
+    by the ``ssl-cert`` group, which the caller's uid may be in); HTTPS still verifies."""
+    result = run(
+        sandbox,
+        "import json, os, ssl\n"
+        "print(json.dumps(os.listdir('/etc/ssl')))\n"
+        "print(len(ssl.create_default_context().get_ca_certs()) > 0)\n",
+    )
+    assert result.exit_code == 0, result.output
+    listing, has_certs = result.output.splitlines()
+    assert set(json.loads(listing)) <= {"certs", "openssl.cnf"}
+    assert has_certs == "True"
+
+
+_KEYRING_CODE = """
+import ctypes
+keyutils = ctypes.CDLL("libkeyutils.so.1", use_errno=True)
+key = keyutils.request_key(b"user", b"fa_test_secret", None, 0)
+if key < 0:
+    print("no key", ctypes.get_errno())
+else:
+    buf = ctypes.create_string_buffer(256)
+    size = keyutils.keyctl_read(key, buf, 256)
+    print("read", buf.raw[:size].decode())
+"""
+
+# Runs in a child with a session keyring of its own, holding a secret, as a user's login
+# session keyring holds Kerberos tickets or other credentials.
+_KEYRING_HELPER = """
+import asyncio, ctypes, json, subprocess, sys
+from flowagents.execution import CodeBlock, ExecutionLimits, SandboxExecutor
+code, work_dir, secret = sys.argv[1:4]
+keyutils = ctypes.CDLL("libkeyutils.so.1", use_errno=True)
+assert keyutils.keyctl_join_session_keyring(None) > 0
+assert keyutils.add_key(b"user", b"fa_test_secret", secret.encode(), len(secret), -3) > 0
+sandbox = SandboxExecutor(work_dir, ExecutionLimits(timeout_s=20))
+result = asyncio.run(sandbox.execute([CodeBlock(language="python", code=code)]))
+control = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+print(json.dumps({"sandbox": result.output, "control": control.stdout}))
+"""
+
+
+def test_the_callers_session_keyring_is_out_of_reach(tmp_path: Path) -> None:
+    """Keys in the caller's session keyring are readable by any process that inherits it,
+    whatever its uid. The sandboxed code finds no key; the same code run as a plain child of
+    the helper reads it, which shows the test can fail."""
+    secret = f"sk-keyring-{uuid.uuid4().hex}"
+    helper = subprocess.run(
+        [sys.executable, "-c", _KEYRING_HELPER, _KEYRING_CODE, str(tmp_path), secret],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    report = json.loads(helper.stdout)
+    assert report["control"] == f"read {secret}\n"
+    assert secret not in report["sandbox"]
+    assert report["sandbox"] == "no key 126\n"  # ENOKEY
+
+
+def test_the_private_tmp_is_limited(tmp_path: Path) -> None:
+    """/tmp is a tmpfs: host memory that RLIMIT_AS does not count (half the RAM by default)."""
+    sandbox = SandboxExecutor(tmp_path / "work", ExecutionLimits(tmp_bytes=4 << 20))
+    result = run(
+        sandbox,
+        "head -c 3M /dev/zero > /tmp/a; echo first $?\n"
+        "head -c 3M /dev/zero > /tmp/b; echo second $?\n",
+        language="sh",
+    )
+    lines = result.output.splitlines()
+    assert lines[0] == "first 0"
+    assert lines[-1] == "second 1"
+    assert "No space left on device" in result.output
+    assert_still_works(sandbox)
