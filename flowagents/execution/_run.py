@@ -134,7 +134,20 @@ class SubprocessExecutor(ABC):
                 output=f"unknown language {block.language!r} "
                 f"(this executor runs: {', '.join(SUPPORTED_LANGUAGES)})",
             )
-        path = write_code_file(self.work_dir, language, block.code)
+        try:
+            path = write_code_file(self.work_dir, language, block.code)
+        except CodeExecutionError as exc:
+            # Earlier code can break the work dir (a directory at this name, a full disk):
+            # that is the code's failure, for the model to read, not the conversation's. The
+            # reason alone: the OS's message would show the model the host's path.
+            cause = exc.__cause__
+            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else exc
+            return BlockResult(
+                language=language,
+                exit_code=1,
+                output=f"cannot write the code file {code_file_name(language, block.code)}: "
+                f"{reason}",
+            )
         outcome = await self._run_file(language, path, budget)
         if outcome.timed_out:
             exit_code, signal = TIMEOUT_EXIT_CODE, None

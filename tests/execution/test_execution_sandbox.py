@@ -309,6 +309,19 @@ def test_a_planted_fifo_does_not_block_the_host(sandbox: SandboxExecutor) -> Non
     assert (sandbox.work_dir / f"{name}").read_text() == payload + "\n"
 
 
+def test_a_planted_directory_is_a_failed_block_not_a_crash(sandbox: SandboxExecutor) -> None:
+    """Code that leaves a directory at the next code file's name breaks its own next block:
+    that block fails with the reason, and the executor goes on working."""
+    payload = "echo after the directory"
+    name = run(sandbox, payload, language="sh").blocks[0].code_file
+    planted = run(sandbox, f"import os\nos.remove({name!r})\nos.mkdir({name!r})")
+    assert planted.exit_code == 0, planted.output
+    again = run(sandbox, payload, language="sh")
+    assert again.exit_code == 1
+    assert again.output == f"cannot write the code file {name}: Is a directory"
+    assert_still_works(sandbox)
+
+
 def test_only_the_public_part_of_etc_ssl_is_visible(sandbox: SandboxExecutor) -> None:
     """Certificates and the OpenSSL config, not ``/etc/ssl/private`` (host TLS keys, readable
     by the ``ssl-cert`` group, which the caller's uid may be in); HTTPS still verifies."""
