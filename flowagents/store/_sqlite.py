@@ -43,7 +43,6 @@ from flowagents.store._protocol import (
 )
 
 FORMAT_MARK = "flowagents-runs"
-_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _serializers() -> dict[type[Any], Callable[[Any], bytes]]:
@@ -304,22 +303,30 @@ class SQLiteRunStore(RunStore):
         return StoreError(f"cannot open the run store {wanted}: {why}", where=self.location)
 
     def _check_header(self) -> None:
-        """Refuse a file that is not SQLite at all before SQLite touches it."""
-        try:
-            with self.path.open("rb") as handle:
-                head = handle.read(len(_SQLITE_HEADER))
-        except FileNotFoundError:
+        """Refuse a file that is not SQLite at all before SQLite writes to it.
+
+        SQLite itself is asked, read-only: closing a descriptor of our own would drop every
+        POSIX lock this process holds on the file, those of a store already open on it too,
+        and another process would then take that store's write-ahead log away.
+        """
+        if _empty_or_missing(self.path):
             return
-        except OSError as exc:
-            raise StoreError(
-                f"cannot read the run store: {exc.strerror}", where=self.location
-            ) from exc
-        if head and head != _SQLITE_HEADER:
-            raise StoreCorruptError(
-                "this file is not a SQLite database, so not a flowagents run store; "
-                "it was left untouched (point --store or FLOWAGENTS_STORE elsewhere)",
-                where=self.location,
-            )
+        try:
+            probe = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+        except sqlite3.Error:
+            return  # opening it for real says why
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+                raise StoreCorruptError(
+                    "this file is not a SQLite database, so not a flowagents run store; "
+                    "it was left untouched (point --store or FLOWAGENTS_STORE elsewhere)",
+                    where=self.location,
+                ) from None
+            # Anything else (a read-only filesystem, a pending log): opening it for real says.
+        finally:
+            probe.close()
 
     def _check_format(self, db: sqlite3.Connection) -> int:
         """The file's format version; refuse a foreign or newer file (inside a transaction)."""

@@ -197,6 +197,31 @@ def test_two_recorded_runs_at_once_both_complete(tmp_path: Path) -> None:
         assert one.events == two.events == len(opened.events("one")) > 40
 
 
+def test_a_second_store_on_the_same_file_keeps_the_first_ones_commits(tmp_path: Path) -> None:
+    # Two agents with cache_seed each open the default store in one process. Another process
+    # that opens and closes the file must still see it in use, or it takes the write-ahead
+    # log away: the first store's next commits then go to a deleted file, seen by no one.
+    path = tmp_path / "runs.db"
+    reader = (
+        "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+        "print(sorted(k for (k,) in db.execute('SELECT key FROM llm_cache'))); db.close()"
+    )
+
+    def keys_seen_by_another_process() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", reader, str(path)],
+            check=True, capture_output=True, text=True, timeout=60,
+        ).stdout.strip()
+
+    first = SQLiteRunStore(path)
+    first.cache_put("before", "m", {"n": 1})
+    SQLiteRunStore(path).close()
+    assert keys_seen_by_another_process() == "['before']"
+    first.cache_put("after", "m", {"n": 2})
+    assert keys_seen_by_another_process() == "['after', 'before']"
+    first.close()
+
+
 def _version_1_store(path: Path) -> list[list[str]]:
     """A store as flowagents 0.1 wrote it (format 1): two runs whose rows interleave."""
     from flowagents.store._sqlite import MIGRATIONS
