@@ -41,7 +41,9 @@ def reportable(error: Exception) -> bool:
 def run(
     graph_file: Annotated[Path, typer.Argument(help="The graph file (YAML) to run.")],
     task: Annotated[str, typer.Option("--task", "-t", help="The task: the first message.")],
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print the outcome only, not the conversation.")
+    ] = False,
     max_turns: Annotated[
         int | None,
         typer.Option(min=1, help="Stop after this many messages (overrides the file)."),

@@ -228,7 +228,9 @@ def resume(
     non_interactive: Annotated[
         bool, typer.Option(help="Park the run again on the next human input request.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print the outcome only, not the conversation.")
+    ] = False,
 ) -> None:
     """Continue a crashed, paused or failed run from its last committed step."""
     from flowagents.runtime import ConsolePrinter
@@ -270,7 +272,9 @@ def replay(
     non_interactive: Annotated[
         bool, typer.Option(help="With --from: park the fork on human input.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print the outcome only, not the conversation.")
+    ] = False,
 ) -> None:
     """Re-execute a run offline from its record and check it matches, step by step."""
     if new_run_id is not None and from_step is None:
