@@ -2,8 +2,9 @@
 
 The runtime emits exactly one stream of these; the console, the run store, replay and the
 pictures all consume it. Every event names its run, its ``step`` (a stable id such as
-``"7"``, ``"7/review:2"`` inside a subgroup or ``"4/b:search:1"`` inside a parallel branch,
-the same on every run of the same graph and inputs) and the node path that produced it.
+``"7"``, ``"7/review.2"`` inside subgroup ``review`` or ``"4/search.1"`` inside the parallel
+branch that step 4 started at node ``search``, the same on every run of the same graph and
+inputs) and the node path that produced it.
 
 Events are plain slots dataclasses so that the hot loop stays cheap (a frozen dataclass costs
 twice as much to build); treat them as immutable once emitted. ``EVENT_ADAPTER`` (pydantic)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flowagents.graph._guards import REFERENCE_PATTERN, Guard
 
-# Node names appear in step ids ("7/review:2") and edge keys ("a->b"): no "/", ":" or ">".
+# Node names appear in step ids ("7/review.2") and edge keys ("a->b"): no "/", ":" or ">".
 NAME_PATTERN = r"^[^/:>\s](?:[^/:>]*[^/:>\s])?$"
 
 Mode = Literal["static", "dynamic"]
