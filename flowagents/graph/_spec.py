@@ -78,14 +78,14 @@ class AgentSpec(_NodeOptions):
     factory: str | None = Field(default=None, pattern=REFERENCE_PATTERN)
     """Build the agent by calling ``package.module:function(name=..., **kwargs)`` instead."""
     kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Keyword arguments for ``factory``."""
+    """Keyword arguments for ``factory`` (without one: for the agent class)."""
 
 
 class SubgroupSpec(_NodeOptions):
     """A node that runs a nested conversation graph and hands back its result."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    """Unique node name."""
+    """Unique node name; no ``/``, ``:`` or ``>``, no surrounding spaces."""
     graph: GraphSpec | str
     """The nested graph: inline, or a file path relative to the including file."""
     description: str = ""
