@@ -27,6 +27,7 @@ from flowagents.runtime._selector import (
     SelectorPrompt,
     SpeakerSelector,
     forget_rejections,
+    known_rejections,
     parse_choice,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "SpeakerSelector",
     "current_run",
     "forget_rejections",
+    "known_rejections",
     "new_run_id",
     "observe",
     "parse_choice",

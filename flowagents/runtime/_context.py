@@ -204,6 +204,8 @@ class RunContext:
         self.clock = clock
         self.usage = UsageTotals()
         self.human_inputs: list[str] = []
+        self.selector_rejections: dict[str, set[str]] = {}
+        """The mechanisms the run's speaker selectors know endpoints refuse (per run)."""
         self.parent: RunContext | None = None
         self._seq = itertools.count(1)  # shared with nested runs: one sequence per run
 
@@ -235,6 +237,7 @@ class RunContext:
         )
         nested.parent = self
         nested._seq = self._seq
+        nested.selector_rejections = self.selector_rejections
         return nested
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowagents.agents._agent import Agent
@@ -33,7 +33,12 @@ from flowagents.runtime._outcome import (
     locate_error,
 )
 from flowagents.runtime._scope import RunState
-from flowagents.runtime._selector import SelectionMethod, SelectorPrompt
+from flowagents.runtime._selector import (
+    SelectionMethod,
+    SelectorPrompt,
+    known_rejections,
+    run_rejections,
+)
 from flowagents.runtime._setup import Setup
 
 if TYPE_CHECKING:
@@ -63,6 +68,7 @@ class Runner:
         select_first_speaker: bool = False,
         free_selection: bool = False,
         selector_prompt: SelectorPrompt | None = None,
+        selector_rejections: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         if max_turns is not None and max_turns < 1:
             raise ConfigError(f"max_turns must be at least 1, got {max_turns}")
@@ -72,6 +78,7 @@ class Runner:
         self._input_provider = input_provider
         self._interceptor = interceptor
         self._seed = seed
+        self._selector_rejections = selector_rejections
         self._engine = Engine(
             Setup(
                 graph=graph,
@@ -111,6 +118,7 @@ class Runner:
         outer = CURRENT_RUN.get()
         prefix = ""
         own_sinks = [*self.sinks, *sinks]
+        extra: dict[str, Any] = {}
         if outer.is_idle:
             ctx = RunContext(
                 run_id or new_run_id(),
@@ -118,6 +126,16 @@ class Runner:
                 input_provider=self._input_provider,
                 interceptor=self._interceptor,
             )
+            # Fixed at the start (and kept in the manifest): a run's selector requests must
+            # not depend on what other runs in flight learn, nor on the replaying process.
+            known = self._selector_rejections
+            if known is None:
+                known = known_rejections()
+            ctx.selector_rejections = run_rejections(known)
+            if ctx.selector_rejections:
+                extra["selector_rejections"] = {
+                    key: sorted(refused) for key, refused in ctx.selector_rejections.items()
+                }
         else:
             # A run inside a run (nested chats, an agent consulted as a tool): it is recorded
             # in the enclosing run, under the step that started it.
@@ -138,7 +156,8 @@ class Runner:
                     step="0",
                     graph=graph.name,
                     task=task.text if isinstance(task, Message) else task,
-                    manifest={"seed": self._seed} | self.manifest,  # the store adds the rest
+                    # The store adds the rest.
+                    manifest={"seed": self._seed} | self.manifest | extra,
                 )
             )
         try:

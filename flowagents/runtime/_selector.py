@@ -4,7 +4,7 @@ With a model ("auto"), the answer is constrained to exactly the candidates' name
 strongest mechanism the endpoint supports: a JSON-schema enum in structured output, a forced
 tool call with that enum, ``json_object`` with the schema in the prompt, or plain text checked
 against the names. A mechanism an endpoint rejects (400/422) is remembered for that endpoint
-once a weaker one is accepted.
+once a weaker one is accepted; a run starts from what the process knew when it began.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import inspect
 import json
 import random
 import re
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -32,8 +33,10 @@ SelectionFunction: TypeAlias = Callable[
 SelectionMethod: TypeAlias = Literal["auto", "round_robin", "random", "manual"] | SelectionFunction
 _NAMED_METHODS = ("auto", "round_robin", "random", "manual")
 
-# Mechanisms each endpoint has refused, so the next run does not ask again.
+# Mechanisms each endpoint has refused, so the next run does not ask again. Runs in other
+# threads read and add to it: every use holds the lock.
 _REJECTED: dict[str, set[Mechanism]] = {}
+_REJECTED_LOCK = threading.Lock()
 
 _FIELD = "next_speaker"
 _TOOL_NAME = "select_next_speaker"
@@ -67,7 +70,24 @@ class SelectorPrompt:
 
 def forget_rejections() -> None:
     """Forget which endpoints refused which mechanisms (tests, long-lived processes)."""
-    _REJECTED.clear()
+    with _REJECTED_LOCK:
+        _REJECTED.clear()
+
+
+def known_rejections() -> dict[str, list[str]]:
+    """What this process knows endpoints refuse: ``{"endpoint|model": [mechanism, ...]}``.
+
+    A run starts from a copy of it, kept in its manifest (``selector_rejections``), so that
+    its requests do not depend on what other runs learn while it is in flight, and a replay
+    makes the same requests in a process that knows something else.
+    """
+    with _REJECTED_LOCK:
+        return {key: sorted(refused) for key, refused in _REJECTED.items() if refused}
+
+
+def run_rejections(known: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """A run's own memory of refusals, starting from ``known`` (``known_rejections()``)."""
+    return {key: set(refused) for key, refused in known.items()}
 
 
 def _endpoint_key(endpoint: str, model: str) -> str:
@@ -158,6 +178,7 @@ class SpeakerSelector:
         input_provider: InputProvider | None = None,
         any_of: Sequence[str] = (),
         prompt: SelectorPrompt | None = None,
+        rejected: dict[str, set[str]] | None = None,
     ) -> None:
         if isinstance(method, str) and method not in _NAMED_METHODS:
             raise SelectorError(
@@ -176,6 +197,9 @@ class SpeakerSelector:
         # Names a selection function may choose beyond the candidates (a free selection).
         self.any_of = frozenset(any_of)
         self.prompt = prompt or SelectorPrompt()
+        # The run's memory of refusals (``RunContext.selector_rejections``), shared by its
+        # selectors: what it knew at its start and what it learned since, nothing else.
+        self.rejected = {} if rejected is None else rejected
 
     async def select(self, scope: Scope, current: str, candidates: Sequence[str]) -> Selection:
         """Choose among ``candidates`` after ``current`` spoke.
@@ -255,7 +279,8 @@ class SpeakerSelector:
         routes = _routes(self.client)
         excluded: set[Mechanism] = set()
         for route in routes:
-            excluded |= _REJECTED.get(_endpoint_key(route.endpoint, route.model), set())
+            refused = self.rejected.get(_endpoint_key(route.endpoint, route.model), ())
+            excluded.update(m for m in MECHANISMS if m in refused)
             excluded |= _declared_unsupported(route)
         if self.constraint == "auto":
             ordered = list(MECHANISMS)
@@ -269,7 +294,9 @@ class SpeakerSelector:
         """Remember the refusal for the endpoint that refused (one route of a fallback)."""
         assert self.client is not None
         key = _endpoint_key(exc.endpoint or self.client.endpoint, exc.model or self.client.model)
-        _REJECTED.setdefault(key, set()).add(mechanism)
+        self.rejected.setdefault(key, set()).add(mechanism)
+        with _REJECTED_LOCK:  # for the runs that start from now on
+            _REJECTED.setdefault(key, set()).add(mechanism)
 
     def _prompt(self, scope: Scope, candidates: Sequence[str]) -> list[dict[str, Any]]:
         messages = [self._system_message(candidates)]

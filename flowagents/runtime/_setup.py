@@ -155,6 +155,7 @@ class Setup:
                 seed=self.seed,
                 input_provider=self.selector_input,
                 prompt=self.selector_prompt if top else None,
+                rejected=run.ctx.selector_rejections,
             )
             run.selectors[id(graph)] = selector
         return selector

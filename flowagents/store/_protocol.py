@@ -56,7 +56,8 @@ class RunRecord(BaseModel):
 class CallRecord(BaseModel):
     """One answer the outside world gave a run, as resume and replay feed it back.
 
-    ``answer`` is JSON: a ModelResponse (``model``), ``{"text": ...}`` (``human``), a
+    ``answer`` is JSON: a ModelResponse, or ``{"refused": {"status", "message", "endpoint"}}``
+    for a request the endpoint refused (``model``), ``{"text": ...}`` (``human``), a
     CodeResult (``code``) or a list of ToolResponse (``tools``).
     """
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import dataclasses
 import itertools
 import sys
@@ -26,7 +27,12 @@ import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowagents.errors import HumanInputNeeded, ReplayDivergenceError, RunLocation
+from flowagents.errors import (
+    HumanInputNeeded,
+    ModelRequestError,
+    ReplayDivergenceError,
+    RunLocation,
+)
 from flowagents.events import BranchesJoined, Event
 from flowagents.messages import ToolResponse
 from flowagents.models import ModelResponse
@@ -174,6 +180,12 @@ class Recorder:
     (None: nowhere) under the id of the run being executed; ``sink`` is flushed before any
     live call, so that everything before it is durable.
 
+    A model request the endpoint refused (``ModelRequestError``) is recorded once the run
+    goes past it (its step makes another model call, as the speaker selector does when it
+    falls back to a weaker mechanism), and a re-execution is refused there again, so that it
+    makes the same requests after it. A refusal the run failed on is not kept: resume asks
+    again.
+
     ``joins`` are the record's join decisions (``recorded_joins`` of its events): the engine
     takes the branches the record took, and a call the record lacks in a branch it dropped
     waits, neither called nor a divergence, until the engine cancels that branch.
@@ -201,6 +213,8 @@ class Recorder:
         self._call_through = frozenset(call_through)
         self._replies = list(replies)
         self._counts: dict[tuple[str, str, str], int] = {}
+        # Refusals not yet recorded, by run and step: kept once the step goes on.
+        self._refusals: dict[tuple[str, str], list[CallRecord]] = {}
         self.replayed = 0
         """How many calls were answered from the record."""
         self.live = 0
@@ -264,6 +278,8 @@ class Recorder:
     ) -> ModelResponse:
         """Answer from the record (checking the request is the same), else call and record."""
         run_id, ordinal, recorded = self._take(step, "model")
+        for refusal in self._refusals.pop((run_id, step), ()):
+            self._save(refusal)  # the step went on past it: a re-execution needs it
         if recorded is not None:
             if recorded.request_hash != request_hash:
                 who = f" by {recorded.node}" if recorded.node != node else ""
@@ -272,6 +288,19 @@ class Recorder:
                     f"request {recorded.request_hash and recorded.request_hash[:12]}{who}, "
                     f"got request {request_hash[:12]} by {node} ({_DIVERGED_HINT})",
                     where=RunLocation(run_id, step, node),
+                )
+            refused = recorded.answer.get("refused")
+            if refused is not None:
+                if recorded.model in self._call_through:
+                    with contextlib.suppress(ModelRequestError):
+                        await direct_call(call)()  # the script refuses it again
+                self.replayed += 1
+                self._save(recorded.model_copy(update={"run_id": run_id}), replayed=recorded)
+                raise ModelRequestError(
+                    str(refused.get("message", "")),
+                    endpoint=refused.get("endpoint"),
+                    model=recorded.model,
+                    status=refused.get("status"),
                 )
             response = ModelResponse.model_validate(recorded.answer)
             if recorded.model in self._call_through:
@@ -283,7 +312,24 @@ class Recorder:
         if self._strict:
             raise self._missing(run_id, step, node, f"a model call (request {request_hash[:12]})")
         self._flush()
-        response = await call()
+        try:
+            response = await call()
+        except ModelRequestError as exc:
+            self.live += 1
+            refused = {"status": exc.status, "message": exc.message, "endpoint": exc.endpoint}
+            self._refusals.setdefault((run_id, step), []).append(
+                CallRecord(
+                    run_id=run_id,
+                    step=step,
+                    kind="model",
+                    ordinal=ordinal,
+                    node=node,
+                    request_hash=request_hash,
+                    model=exc.model,
+                    answer={"refused": refused},
+                )
+            )
+            raise
         self.live += 1
         self._save(
             CallRecord(

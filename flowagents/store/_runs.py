@@ -123,8 +123,12 @@ def _run_live(
     input_provider: InputProvider | None,
     manifest: dict[str, Any],
     run_id: str | None,
+    recorded: RunRecord | None = None,
 ) -> RunResult:
-    """Run (or re-execute) ``spec`` recording into ``store``, the recorder answering first."""
+    """Run (or re-execute) ``spec`` recording into ``store``, the recorder answering first.
+
+    A re-execution of ``recorded`` starts from what its selector knew endpoints refuse.
+    """
     runner = Runner(
         graph,
         agents=agents,
@@ -134,8 +138,15 @@ def _run_live(
         max_turns=spec.max_turns,
         seed=spec.seed,
         manifest=manifest,
+        selector_rejections=None if recorded is None else selector_rejections(recorded),
     )
     return runner.run(spec.task, run_id=run_id)
+
+
+def selector_rejections(run: RunRecord) -> dict[str, list[str]]:
+    """What ``run``'s speaker selectors knew endpoints refuse when it started."""
+    known = run.manifest.get("selector_rejections")
+    return dict(known) if isinstance(known, Mapping) else {}
 
 
 def record_run(
@@ -302,7 +313,9 @@ def resume_run(
             )
         ),
     )
-    return _run_live(graph, spec, store, recorder, sink, agents, input_provider, manifest, run_id)
+    return _run_live(
+        graph, spec, store, recorder, sink, agents, input_provider, manifest, run_id, run
+    )
 
 
 def replay_run(
@@ -336,6 +349,7 @@ def replay_run(
         max_turns=spec.max_turns,
         seed=spec.seed,
         manifest=run.manifest,
+        selector_rejections=selector_rejections(run),
     )
     result: RunResult | None = None
     complete = False  # until the replay went through the whole record
@@ -440,7 +454,7 @@ def fork_run(
     manifest = build_manifest(graph, spec.model_copy(update={"graph_hash": graph.content_hash}))
     manifest["forked_from"] = {"run_id": run_id, "step": from_step}
     return _run_live(
-        graph, spec, store, recorder, sink, agents, input_provider, manifest, new_run_id
+        graph, spec, store, recorder, sink, agents, input_provider, manifest, new_run_id, run
     )
 
 
