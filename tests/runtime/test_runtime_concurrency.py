@@ -332,3 +332,40 @@ def test_arun_sinks_see_only_their_runs_events() -> None:
     assert {e.run_id for e in first} == {"A"} and {e.run_id for e in second} == {"B"}
     assert isinstance(first[-1], RunFinished) and isinstance(second[-1], RunFinished)
     assert runner.sinks == []
+
+
+def test_concurrent_runs_of_a_group_of_live_agents_hear_only_themselves() -> None:
+    # More than two live agents and no hub: each run is a fresh peer of theirs (as the docs
+    # say), so runs in flight at once do not hear each other's messages.
+    def heard(name: str) -> ConversableAgent:
+        async def answer(request: ModelRequest) -> str:
+            await asyncio.sleep(0)  # let the other runs take turns in between
+            return f"{name} heard {[m['content'] for m in request.messages[1:]]}"
+
+        return agent(name, ScriptedModel(answer), max_consecutive_auto_reply=3)
+
+    a, b, c = heard("a"), heard("b"), heard("c")
+    graph = (
+        GraphBuilder("trio")
+        .agent(a)
+        .agent(b)
+        .agent(c)
+        .chain(a, b, c)
+        .edge(c, a)
+        .start(a)
+        .terminate(keyword=None, max_turns=8)
+        .compile()
+    )
+    runner = Runner(graph)
+
+    async def batch() -> list[list[str]]:
+        results = await asyncio.gather(*(runner.arun(f"task {i}") for i in range(4)))
+        return [[m.text for m in result.messages] for result in results]
+
+    transcripts = asyncio.run(batch())
+
+    alone = [m.text for m in runner.run("task 0").messages]
+    assert transcripts[0] == alone
+    for i, transcript in enumerate(transcripts):
+        assert transcript == [text.replace("task 0", f"task {i}") for text in alone]
+        assert all(f"task {j}" not in "".join(transcript) for j in range(4) if j != i)
