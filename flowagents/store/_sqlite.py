@@ -24,6 +24,7 @@ import operator
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -214,7 +215,7 @@ class SQLiteRunStore(RunStore):
                 if readonly:
                     self._check_readable()
                 else:
-                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._use_wal(busy_timeout_s)
                     self._db.execute("PRAGMA synchronous=NORMAL")
                     self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
                     self._migrate()
@@ -376,6 +377,28 @@ class SQLiteRunStore(RunStore):
                 "SQLiteRunStore(path) in Python)",
                 where=self.location,
             )
+
+    def _use_wal(self, busy_timeout_s: float) -> None:
+        """Put the file in WAL mode (it stays so), waiting for processes opening it too.
+
+        Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+        without its busy handler, when another process is switching a new file at the same
+        moment (or returns the old mode): several runs started together on a new store.
+        """
+        start = time.monotonic()
+        while True:
+            waited = time.monotonic() - start
+            try:
+                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or waited > busy_timeout_s:
+                    raise
+            else:
+                # A file system without WAL support keeps answering the old mode: after a
+                # second, go on in it, as SQLite itself would.
+                if str(mode).lower() == "wal" or waited > min(1.0, busy_timeout_s):
+                    return
+            time.sleep(0.01)
 
     def _migrate(self) -> None:
         db = self._db
