@@ -312,37 +312,30 @@ class Recorder:
         if self._strict:
             raise self._missing(run_id, step, node, f"a model call (request {request_hash[:12]})")
         self._flush()
-        try:
-            response = await call()
-        except ModelRequestError as exc:
-            self.live += 1
-            refused = {"status": exc.status, "message": exc.message, "endpoint": exc.endpoint}
-            self._refusals.setdefault((run_id, step), []).append(
-                CallRecord(
-                    run_id=run_id,
-                    step=step,
-                    kind="model",
-                    ordinal=ordinal,
-                    node=node,
-                    request_hash=request_hash,
-                    model=exc.model,
-                    answer={"refused": refused},
-                )
-            )
-            raise
-        self.live += 1
-        self._save(
-            CallRecord(
+
+        def model_record(model: str | None, answer: dict[str, Any]) -> CallRecord:
+            return CallRecord(
                 run_id=run_id,
                 step=step,
                 kind="model",
                 ordinal=ordinal,
                 node=node,
                 request_hash=request_hash,
-                model=response.usage.model or None,
-                answer=response.model_dump(mode="json"),
+                model=model,
+                answer=answer,
             )
-        )
+
+        try:
+            response = await call()
+        except ModelRequestError as exc:
+            self.live += 1
+            refused = {"status": exc.status, "message": exc.message, "endpoint": exc.endpoint}
+            self._refusals.setdefault((run_id, step), []).append(
+                model_record(exc.model, {"refused": refused})
+            )
+            raise
+        self.live += 1
+        self._save(model_record(response.usage.model or None, response.model_dump(mode="json")))
         return response
 
     async def human_input(
