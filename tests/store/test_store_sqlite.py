@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -195,6 +196,25 @@ def test_two_recorded_runs_at_once_both_complete(tmp_path: Path) -> None:
         one, two = opened.get_run("one"), opened.get_run("two")
         assert one.status == two.status == "completed"
         assert one.events == two.events == len(opened.events("one")) > 40
+
+
+def test_a_new_store_opens_while_another_process_holds_its_write_lock(tmp_path: Path) -> None:
+    # Runs started together on a new file: one holds the write lock while another switches
+    # the file to WAL, which SQLite refuses at once ("database is locked"), without waiting.
+    path = tmp_path / "runs.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite3.connect(path, timeout=5).execute("PRAGMA journal_mode=WAL")  # no wait at all
+    release = threading.Timer(0.2, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        with SQLiteRunStore(path) as store:
+            assert store.list_runs() == []
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        release.join()
+        other.close()
 
 
 def test_a_second_store_on_the_same_file_keeps_the_first_ones_commits(tmp_path: Path) -> None:
