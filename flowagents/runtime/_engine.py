@@ -291,12 +291,13 @@ class Engine:
         base = len(scope.transcript)
         outcomes: list[Outcome] = []
         merged: list[Message] = []
-        names: tuple[list[str], list[str]] = ([], [])  # taken, dropped
+        taken_names: list[str] = []
+        dropped_names: list[str] = []
         for edge, branch, task in zip(edges, branches, tasks, strict=True):
             if taken is not tasks and task not in taken:
-                names[1].append(edge.target)
+                dropped_names.append(edge.target)
                 continue
-            names[0].append(edge.target)
+            taken_names.append(edge.target)
             outcomes.append(task.result())
             merged.extend(branch.transcript[base:])
             scope.add_counts(branch)
@@ -313,8 +314,8 @@ class Engine:
                     step=step,
                     node=source,
                     join=join or "",
-                    taken=tuple(names[0]),
-                    dropped=tuple(names[1]),
+                    taken=tuple(taken_names),
+                    dropped=tuple(dropped_names),
                 )
             )
         if ended is not None:
